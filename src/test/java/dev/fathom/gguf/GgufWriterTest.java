@@ -1,0 +1,101 @@
+package dev.fathom.gguf;
+
+import dev.fathom.Fixtures;
+import dev.fathom.tensor.Tensor;
+import dev.fathom.tensor.TensorType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class GgufWriterTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void metadataOfEveryTypeRoundTrips() throws Exception {
+        GgufMetadata m = GgufMetadata.builder()
+                .put("u8", new MetadataValue(GgufValueType.UINT8, (byte) 200))
+                .put("i8", new MetadataValue(GgufValueType.INT8, (byte) -5))
+                .put("u16", new MetadataValue(GgufValueType.UINT16, (short) 60000))
+                .put("i16", new MetadataValue(GgufValueType.INT16, (short) -300))
+                .putUint32("u32", -1)
+                .putInt32("i32", -7)
+                .putUint64("u64", 1L << 40)
+                .put("i64", new MetadataValue(GgufValueType.INT64, -9L))
+                .putFloat32("f32", 1.5f)
+                .put("f64", new MetadataValue(GgufValueType.FLOAT64, Math.PI))
+                .putBool("b", true)
+                .putString("s", "héllo <｜User｜>")
+                .putStrings("sa", "a", "", "日本")
+                .putFloat32s("fa", 1f, -2f)
+                .putArray("nested", new GgufArray(GgufValueType.ARRAY, new GgufArray[] {
+                        new GgufArray(GgufValueType.BOOL, new boolean[] {true, false}),
+                        new GgufArray(GgufValueType.UINT16, new short[] {1, 2, 3})}))
+                .build();
+        Path p = dir.resolve("meta.gguf");
+        new GgufWriter(m).write(p);
+        try (GgufFile f = GgufFile.open(p)) {
+            GgufMetadata r = f.metadata();
+            assertEquals(m.entries().keySet().stream().toList(), r.entries().keySet().stream().toList());
+            for (Map.Entry<String, MetadataValue> e : m.entries().entrySet()) {
+                MetadataValue got = r.get(e.getKey()).orElseThrow();
+                assertEquals(e.getValue().type(), got.type(), e.getKey());
+                if (got.value() instanceof GgufArray a) {
+                    assertEquals(((GgufArray) e.getValue().value()).toString(), a.toString());
+                } else {
+                    assertEquals(e.getValue().value(), got.value(), e.getKey());
+                }
+            }
+            assertEquals(4294967295L, r.getLong("u32"));
+            assertEquals(60000, r.getInt("u16"));
+            assertArrayEquals(new String[] {"a", "", "日本"}, r.getStringArray("sa"));
+            assertEquals(0, f.tensors().size());
+        }
+    }
+
+    /** Copying every tensor of a real llama.cpp file gives back the same metadata, layout and bytes. */
+    @Test
+    void copiesALlamaCppFileExactly() throws Exception {
+        Path src = Fixtures.golden("v3-tiny-q4_0/model.gguf");
+        Path out = dir.resolve("copy.gguf");
+        try (GgufFile f = GgufFile.open(src)) {
+            GgufWriter w = new GgufWriter(GgufMetadata.builder().putAll(f.metadata()).build());
+            for (Tensor t : f.tensors().values()) w.addTensor(t.name(), t.type(), t.shape(), t.data());
+            w.write(out);
+            try (GgufFile g = GgufFile.open(out)) {
+                assertEquals(f.fileSize(), g.fileSize());
+                assertEquals(f.dataOffset(), g.dataOffset());
+                for (Tensor t : f.tensors().values()) {
+                    Tensor u = g.tensor(t.name());
+                    assertEquals(f.tensorDataOffset(t.name()), g.tensorDataOffset(t.name()), t.name());
+                    assertEquals(-1L, t.data().mismatch(u.data()), t.name());
+                }
+            }
+            assertEquals(-1L, MemorySegment.ofArray(java.nio.file.Files.readAllBytes(src))
+                    .mismatch(MemorySegment.ofArray(java.nio.file.Files.readAllBytes(out))), "byte-identical file");
+        }
+    }
+
+    @Test
+    void writesRowsAndReadsThemBack() throws Exception {
+        Path p = dir.resolve("rows.gguf");
+        GgufWriter w = new GgufWriter(GgufMetadata.builder().putString("general.architecture", "test").build());
+        w.addTensor("x", TensorType.F32, new long[] {64, 3}, (row, out) -> {
+            for (int i = 0; i < out.length; i++) out[i] = row * 1000 + i;
+        });
+        w.addTensor("y", TensorType.F32, new long[] {32}, (row, out) -> java.util.Arrays.fill(out, 0.5f));
+        w.write(p);
+        try (GgufFile f = GgufFile.open(p)) {
+            float[] x = f.tensor("x").toFloatArray();
+            assertEquals(192, x.length);
+            assertEquals(2063f, x[191]);
+            assertEquals(0.5f, f.tensor("y").toFloatArray()[31]);
+            assertEquals(0, (f.dataOffset() + f.tensorDataOffset("y")) % 32);
+        }
+    }
+}
