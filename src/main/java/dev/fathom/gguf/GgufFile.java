@@ -182,6 +182,11 @@ public final class GgufFile implements AutoCloseable {
         tensorOffsets = Collections.unmodifiableMap(offs);
     }
 
+    /** Parses a GGUF held in memory (e.g. a bundled resource); {@code name} is used in error messages. */
+    public static GgufFile fromBytes(Path name, byte[] bytes) {
+        return new GgufFile(name, null, MemorySegment.ofArray(bytes));
+    }
+
     /** Maps and parses {@code path}. Throws {@link GgufFormatException} (a {@link FathomException}) if malformed. */
     public static GgufFile open(Path path) throws IOException {
         Arena arena = Arena.ofShared();
@@ -248,7 +253,7 @@ public final class GgufFile implements AutoCloseable {
 
     @Override
     public void close() {
-        arena.close();
+        if (arena != null) arena.close();
     }
 
     static long alignUp(long x, long alignment) {
