@@ -12,6 +12,19 @@ final class BlockFormats {
     static {
         for (BlockFormat f : new BlockFormat[] {
                 new F32(),
+                new F16(),
+                new BF16(),
+                new Q8_0(),
+                new Q4_0(),
+                new Q4_1(),
+                new Q5_0(),
+                new Q5_1(),
+                new Q2_K(),
+                new Q3_K(),
+                new Q4_K(),
+                new Q5_K(),
+                new Q6_K(),
+                new IQ4_NL(),
         }) {
             FORMATS.put(f.type(), f);
         }
