@@ -1,0 +1,85 @@
+package dev.fathom.cli;
+
+import dev.fathom.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class FathomCliTest {
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = FathomCli.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void inspectShowsArchitectureTensorsAndMemory() {
+        Run r = run("inspect", Fixtures.golden("v3-tiny-q4_0/model.gguf").toString(), "--ctx", "1000");
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("architecture:  deepseek2"), r.out);
+        assertTrue(r.out.contains("attention.kv_lora_rank"), r.out);
+        assertTrue(r.out.matches("(?s).*Q4_0 +\\d+ tensors.*"), r.out);
+        assertTrue(r.out.contains("16448 tokens"), r.out);
+        // MLA: 3 layers x (32 + 16) floats x 4 bytes per token, 1000 tokens.
+        assertTrue(r.out.contains("576 B per token"), r.out);
+    }
+
+    @Test
+    void malformedFileGivesExitCode2AndAClearMessage() throws Exception {
+        Path bad = dir.resolve("bad.gguf");
+        Files.write(bad, new byte[] {'G', 'G', 'U', 'F', 3, 0, 0, 0, 1});
+        Run r = run("inspect", bad.toString());
+        assertEquals(2, r.code);
+        assertTrue(r.err.startsWith("fathom: " + bad + ": file is truncated"), r.err);
+        assertFalse(r.err.contains("\tat "), "no stack trace");
+        Run missing = run("inspect", dir.resolve("nope.gguf").toString());
+        assertEquals(2, missing.code);
+        assertTrue(missing.err.contains("nope.gguf: no such file"), missing.err);
+    }
+
+    @Test
+    void unknownOptionGivesAShortUsageError() {
+        Run r = run("inspect", "--bogus");
+        assertEquals(2, r.code);
+        assertTrue(r.err.contains("Unknown option: '--bogus'"), r.err);
+        assertTrue(r.err.contains("Try 'fathom inspect --help'"), r.err);
+        assertTrue(r.err.lines().count() <= 3, "short: " + r.err);
+    }
+
+    @Test
+    void helpListsEverySubcommand() {
+        Run r = run("--help");
+        assertEquals(0, r.code);
+        for (String sub : new String[] {"inspect", "testmodel"}) assertTrue(r.out.contains(sub), r.out);
+        Run sub = run("testmodel", "--help");
+        assertEquals(0, sub.code);
+        assertTrue(sub.out.contains("--preset"), sub.out);
+    }
+
+    @Test
+    void testmodelWritesAFileAndRejectsBadOptions() {
+        Path out = dir.resolve("m.gguf");
+        Run r = run("testmodel", "--preset", "v2-lite-tiny", "--layers", "2", "--type", "Q8_0", "--seed", "3", "--out", out.toString());
+        assertEquals(0, r.code, r.err);
+        assertTrue(Files.exists(out));
+        Run inspect = run("inspect", out.toString());
+        assertTrue(inspect.out.contains("block_count                                  2"), inspect.out);
+        Run badPreset = run("testmodel", "--preset", "v9", "--out", out.toString());
+        assertEquals(2, badPreset.code);
+        assertTrue(badPreset.err.contains("unknown preset 'v9'"), badPreset.err);
+        Run badType = run("testmodel", "--preset", "v3-tiny", "--type", "Q2_K", "--out", out.toString());
+        assertEquals(2, badType.code);
+        assertTrue(badType.err.contains("Q2_K"), badType.err);
+    }
+}
