@@ -3,7 +3,6 @@ package dev.fathom.model;
 import dev.fathom.FathomException;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.kernel.Kernels;
-import dev.fathom.model.DeepSeekConfig.ScoringFunc;
 import dev.fathom.model.DeepSeekConfig.TopkMethod;
 import dev.fathom.tensor.Tensor;
 
@@ -379,73 +378,9 @@ public final class DeepSeekModel {
         s.k.matvec(down, (long) e * h, h, s.gate, 0, out, 0);
     }
 
-    /**
-     * Chooses the experts of one token into s.chosen / s.expertWeights.
-     * <ul>
-     *   <li>softmax scoring (V2): greedy top-k of the probabilities, or with group_limited_greedy first the
-     *       topk_group groups with the largest MAXIMUM probability (DeepSeek-V2's own rule; llama.cpp applies
-     *       V3's top-2 sum to every model - we follow DeepSeek).
-     *   <li>sigmoid scoring with noaux_tc (V3): e_score_correction_bias is added for choosing only; groups are
-     *       ranked by the sum of their two best biased scores; the weights are the unbiased scores.
-     * </ul>
-     * Weights are normalised to sum 1 when normTopkProb (and top-k > 1), then multiplied by routedScalingFactor
-     * (as V3 and llama.cpp; DeepSeek-V2's HF code scales only un-normalised weights, which coincides for every
-     * released V2 config).
-     */
     private void route(State s, Layer L, float[] xn) {
-        DeepSeekConfig c = config;
-        int e = c.nRoutedExperts(), topK = c.numExpertsPerTok();
-        s.k.matvec(L.router, 0, e, xn, 0, s.routerLogits, 0);
-        float[] scores = s.expertScores, choice = s.choice;
-        System.arraycopy(s.routerLogits, 0, scores, 0, e);
-        if (c.scoringFunc() == ScoringFunc.SOFTMAX) {
-            s.k.softmax(scores, 0, e);
-        } else {
-            for (int i = 0; i < e; i++) scores[i] = (float) (1.0 / (1.0 + Math.exp(-scores[i])));
-        }
-        for (int i = 0; i < e; i++) choice[i] = L.expertBias != null ? scores[i] + L.expertBias[i] : scores[i];
-        int groups = c.nGroup();
-        if (groups > 1 && c.topkGroup() < groups && c.topkMethod() != TopkMethod.GREEDY) {
-            int per = e / groups;
-            for (int g = 0; g < groups; g++) {
-                float best = Float.NEGATIVE_INFINITY, second = Float.NEGATIVE_INFINITY;
-                for (int i = g * per; i < (g + 1) * per; i++) {
-                    float v = choice[i];
-                    if (v > best) {
-                        second = best;
-                        best = v;
-                    } else if (v > second) {
-                        second = v;
-                    }
-                }
-                s.groupScores[g] = c.topkMethod() == TopkMethod.NOAUX_TC && per > 1 ? best + second : best;
-                s.groupKept[g] = false;
-            }
-            for (int j = 0; j < c.topkGroup(); j++) {
-                int bestG = -1;
-                for (int g = 0; g < groups; g++) {
-                    if (!s.groupKept[g] && (bestG < 0 || s.groupScores[g] > s.groupScores[bestG])) bestG = g;
-                }
-                s.groupKept[bestG] = true;
-            }
-            for (int g = 0; g < groups; g++) {
-                if (!s.groupKept[g]) Arrays.fill(choice, g * per, (g + 1) * per, Float.NEGATIVE_INFINITY);
-            }
-        }
-        float sum = 0;
-        for (int j = 0; j < topK; j++) {
-            int best = -1;
-            for (int i = 0; i < e; i++) {
-                if (Float.isNaN(choice[i])) continue; // already chosen
-                if (best < 0 || choice[i] > choice[best]) best = i; // ties: the lower id
-            }
-            s.chosen[j] = best;
-            choice[best] = Float.NaN;
-            s.expertWeights[j] = scores[best];
-            sum += scores[best];
-        }
-        float scale = c.routedScalingFactor();
-        if (c.normTopkProb() && topK > 1) scale /= (sum + 1e-20f);
-        for (int j = 0; j < topK; j++) s.expertWeights[j] *= scale;
+        s.k.matvec(L.router, 0, config.nRoutedExperts(), xn, 0, s.routerLogits, 0);
+        MoeRouter.route(config, s.k, s.routerLogits, L.expertBias, s.expertScores, s.choice, s.groupScores,
+                s.groupKept, s.chosen, s.expertWeights);
     }
 }
