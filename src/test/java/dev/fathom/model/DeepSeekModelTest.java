@@ -56,6 +56,22 @@ class DeepSeekModelTest {
         }
     }
 
+    /** The decode loop allocates nothing (within one cache block). */
+    @Test
+    void decodeDoesNotAllocate() throws Exception {
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
+            DeepSeekModel model = DeepSeekModel.load(f);
+            DeepSeekModel.State s = model.newState(64);
+            float[] row = new float[model.config().vocabSize()];
+            for (int i = 0; i < 10; i++) model.decode(s, i + 5, i, row); // warm up (JIT, lazy class init)
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 10; i < 60; i++) model.decode(s, i + 5, i, row);
+            long allocated = mx.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(allocated < 4096, "50 decode steps allocated " + allocated + " bytes");
+        }
+    }
+
     @Test
     void clearErrors() throws Exception {
         try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
