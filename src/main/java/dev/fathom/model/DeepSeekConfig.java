@@ -229,7 +229,7 @@ public record DeepSeekConfig(
             if (!scalingType.equals("yarn")) {
                 throw new FathomException("metadata key '" + ROPE_SCALING_TYPE + "' = '" + scalingType + "' is not supported (yarn or none)");
             }
-            float mscaleAllDim = (float) (m.getDouble(YARN_LOG_MUL) / 0.1);
+            float mscaleAllDim = mscaleFromLogMultiplier(m.getFloat(YARN_LOG_MUL));
             scaling = new RopeScaling("yarn", m.getFloat(ROPE_SCALING_FACTOR), m.getInt(ROPE_ORIG_CTX),
                     m.getFloat(YARN_BETA_FAST, 32f), m.getFloat(YARN_BETA_SLOW, 1f), mscaleAllDim, mscaleAllDim);
         }
@@ -262,6 +262,29 @@ public record DeepSeekConfig(
                 scaling,
                 m.getInt(BOS_ID, -1),
                 m.getInt(EOS_ID, -1));
+    }
+
+    /**
+     * llama.cpp's converter writes {@code yarn_log_multiplier = float32(0.1 * mscale_all_dim)} computed in double
+     * from the config.json decimal. {@link #logMultiplier} does the same from the float's shortest decimal form;
+     * this inverts it, preferring among the floats that give back the stored value the one with the shortest
+     * decimal form (0.0707f gives 0.707, as in config.json, not 0.70699996).
+     */
+    static float mscaleFromLogMultiplier(float logMul) {
+        float guess = (float) (logMul / 0.1);
+        float best = Float.NaN;
+        float m = guess;
+        for (int i = 0; i < 4; i++) m = Math.nextDown(m);
+        for (int i = 0; i < 9; i++, m = Math.nextUp(m)) {
+            if (logMultiplier(m) == logMul && (Float.isNaN(best) || Float.toString(m).length() < Float.toString(best).length())) {
+                best = m;
+            }
+        }
+        return Float.isNaN(best) ? guess : best;
+    }
+
+    static float logMultiplier(float mscaleAllDim) {
+        return (float) (0.1 * Double.parseDouble(Float.toString(mscaleAllDim)));
     }
 
     /**
@@ -303,10 +326,7 @@ public record DeepSeekConfig(
         b.putFloat32(EXPERT_WEIGHTS_SCALE, routedScalingFactor);
         if (normTopkProb) b.putBool(EXPERT_WEIGHTS_NORM, true);
         b.putUint32(ROPE_DIMS, qkRopeHeadDim);
-        // 0.1 * mscale_all_dim computed in decimal (as the converter does in Python), not on the float's binary value.
-        if (ropeScaling != null) {
-            b.putFloat32(YARN_LOG_MUL, (float) (0.1 * Double.parseDouble(Float.toString(ropeScaling.mscaleAllDim()))));
-        }
+        if (ropeScaling != null) b.putFloat32(YARN_LOG_MUL, logMultiplier(ropeScaling.mscaleAllDim()));
         if (bosTokenId >= 0) b.putUint32(BOS_ID, bosTokenId);
         if (eosTokenId >= 0) b.putUint32(EOS_ID, eosTokenId);
         return b;

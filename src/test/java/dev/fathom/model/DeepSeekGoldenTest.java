@@ -1,0 +1,30 @@
+package dev.fathom.model;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Every deepseek2 golden folder (v3-tiny, v2lite-tiny, v3-tiny-q8_0, v3-tiny-q4_0, and any added later). */
+class DeepSeekGoldenTest {
+
+    static Stream<String> cases() {
+        return GoldenCase.all();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void matchesGolden(String name) throws Exception {
+        GoldenCase.check(name);
+    }
+
+    @org.junit.jupiter.api.Test
+    void findsTheKnownCases() {
+        var names = GoldenCase.all().toList();
+        for (String n : new String[] {"v3-tiny", "v2lite-tiny", "v3-tiny-q8_0", "v3-tiny-q4_0"}) {
+            assertTrue(names.contains(n), "golden case " + n + " not discovered: " + names);
+        }
+    }
+}

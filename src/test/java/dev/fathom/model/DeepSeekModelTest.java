@@ -1,0 +1,92 @@
+package dev.fathom.model;
+
+import dev.fathom.FathomException;
+import dev.fathom.Fixtures;
+import dev.fathom.gguf.GgufFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class DeepSeekModelTest {
+
+    private static double maxDiff(float[] a, float[] b) {
+        double m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
+    }
+
+    /** The expanded (prefill) and weight-absorbed (decode) attention paths give the same logits. */
+    @ParameterizedTest
+    @ValueSource(strings = {"v3-tiny", "v2lite-tiny", "v3-tiny-q4_0"})
+    void prefillAndAbsorbedDecodeAgree(String name) throws Exception {
+        try (GgufFile f = GgufFile.open(Fixtures.golden(name + "/model.gguf"))) {
+            DeepSeekModel model = DeepSeekModel.load(f);
+            int[] tokens = Fixtures.readI32(Fixtures.golden(name + "/p4/tokens.i32")); // 159 tokens: 3 cache blocks
+            float[][] prefill = model.forward(model.newState(tokens.length), tokens, 0, true);
+            DeepSeekModel.State s = model.newState(tokens.length);
+            float[] row = new float[model.config().vocabSize()];
+            double max = 0;
+            for (int i = 0; i < tokens.length; i++) {
+                model.decode(s, tokens[i], i, row);
+                max = Math.max(max, maxDiff(prefill[i], row));
+            }
+            assertEquals(tokens.length, s.length());
+            assertTrue(max <= 1e-4, name + ": prefill vs absorbed decode max diff " + max);
+            System.out.println("[paths] " + name + ": prefill vs absorbed decode max |logit diff| " + max);
+        }
+    }
+
+    /** Prefill in chunks (continuing from the cache) equals one prefill; a rewind recomputes the same. */
+    @Test
+    void chunkedPrefillAndRewind() throws Exception {
+        try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
+            DeepSeekModel model = DeepSeekModel.load(f);
+            int[] tokens = Fixtures.readI32(Fixtures.golden("v3-tiny/p2/tokens.i32"));
+            float[][] whole = model.forward(model.newState(100), tokens, 0, true);
+            DeepSeekModel.State s = model.newState(100);
+            int cut = 37;
+            model.forward(s, java.util.Arrays.copyOf(tokens, cut), 0, false);
+            float[][] rest = model.forward(s, java.util.Arrays.copyOfRange(tokens, cut, tokens.length), cut, true);
+            for (int i = cut; i < tokens.length; i++) assertTrue(maxDiff(whole[i], rest[i - cut]) <= 1e-4, "position " + i);
+            float[][] again = model.forward(s, new int[] {tokens[10]}, 10, false); // rewind to position 10
+            assertEquals(11, s.length());
+            assertTrue(maxDiff(whole[10], again[0]) <= 1e-4);
+        }
+    }
+
+    /** The decode loop allocates nothing (within one cache block). */
+    @Test
+    void decodeDoesNotAllocate() throws Exception {
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
+            DeepSeekModel model = DeepSeekModel.load(f);
+            DeepSeekModel.State s = model.newState(64);
+            float[] row = new float[model.config().vocabSize()];
+            for (int i = 0; i < 10; i++) model.decode(s, i + 5, i, row); // warm up (JIT, lazy class init)
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 10; i < 60; i++) model.decode(s, i + 5, i, row);
+            long allocated = mx.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(allocated < 4096, "50 decode steps allocated " + allocated + " bytes");
+        }
+    }
+
+    @Test
+    void clearErrors() throws Exception {
+        try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
+            DeepSeekModel model = DeepSeekModel.load(f);
+            DeepSeekModel.State s = model.newState(4);
+            float[] row = new float[model.config().vocabSize()];
+            FathomException e = assertThrows(FathomException.class, () -> model.forward(s, new int[] {0, 1, 2, 3, 4}, 0, false));
+            assertTrue(e.getMessage().contains("context length"), e.getMessage());
+            model.forward(s, new int[] {0, 1, 2, 3}, 0, false);
+            e = assertThrows(FathomException.class, () -> model.decode(s, 5, 4, row));
+            assertTrue(e.getMessage().contains("context length"), e.getMessage());
+            e = assertThrows(FathomException.class, () -> model.decode(model.newState(8), 5, 3, row));
+            assertTrue(e.getMessage().contains("does not continue"), e.getMessage());
+            e = assertThrows(FathomException.class, () -> model.decode(model.newState(8), 99999, 0, row));
+            assertTrue(e.getMessage().contains("outside the vocabulary"), e.getMessage());
+        }
+    }
+}

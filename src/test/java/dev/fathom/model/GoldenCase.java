@@ -1,0 +1,182 @@
+package dev.fathom.model;
+
+import dev.fathom.Fixtures;
+import dev.fathom.gguf.GgufFile;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Checks a DeepSeek ({@code deepseek2}) golden model folder against its golden data (golden README section 2):
+ * every {@code pN/} prompt is prefilled (logits at every position), then the golden greedy tokens are fed one at
+ * a time through the absorbed decode path. Which tolerances apply follows from the files present: {@code hf_*}
+ * (an F32 model: llama.cpp and the float64 reference both within 1e-4) or {@code ref_*} (a quantised model run
+ * with float activations: the dequantised float64 reference within 1e-4, llama.cpp within 0.1). A new folder
+ * needs no new code.
+ */
+final class GoldenCase {
+    static final int TOP = 64;
+
+    /** Every golden folder holding a {@code deepseek2} model.gguf. */
+    static Stream<String> all() {
+        Path golden = Fixtures.shared().resolve("golden");
+        List<String> out = new ArrayList<>();
+        try (Stream<Path> dirs = Files.list(golden)) {
+            for (Path d : dirs.sorted().toList()) {
+                Path gguf = d.resolve("model.gguf");
+                if (!Files.isRegularFile(gguf)) continue;
+                try (GgufFile f = GgufFile.open(gguf)) {
+                    if (DeepSeekConfig.ARCH.equals(f.metadata().findString("general.architecture").orElse(""))) {
+                        out.add(d.getFileName().toString());
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.stream();
+    }
+
+    /** The largest deviations seen, for the report. */
+    static final class Stats {
+        double llamaTop, llamaLse, llamaLast, llamaLastRelRms, llamaGreedy, refTop, refLse;
+        int argmaxChecked, greedyChecked;
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "vs llama.cpp: top64 %.3g, lse %.3g, last_logits %.3g (rel RMS %.3g), "
+                            + "greedy steps %.3g; vs reference: top64 %.3g, lse %.3g; argmax checked at %d positions, "
+                            + "%d greedy tokens required equal",
+                    llamaTop, llamaLse, llamaLast, llamaLastRelRms, llamaGreedy, refTop, refLse, argmaxChecked, greedyChecked);
+        }
+    }
+
+    static Stats check(String name) throws IOException {
+        Path dir = Fixtures.golden(name);
+        Stats st = new Stats();
+        try (GgufFile f = GgufFile.open(dir.resolve("model.gguf"))) {
+            DeepSeekModel model = DeepSeekModel.load(f);
+            List<Path> prompts;
+            try (Stream<Path> s = Files.list(dir)) {
+                prompts = s.filter(p -> p.getFileName().toString().matches("p\\d+") && Files.isDirectory(p)).sorted().toList();
+            }
+            assertFalse(prompts.isEmpty(), "no pN folders in " + dir);
+            for (Path p : prompts) checkPrompt(model, name + "/" + p.getFileName(), p, st);
+        }
+        System.out.println("[golden] " + name + ": " + st);
+        return st;
+    }
+
+    private static void checkPrompt(DeepSeekModel model, String where, Path p, Stats st) {
+        boolean f32 = Files.exists(p.resolve("hf_topk_ids.i32"));
+        String ref = f32 ? "hf_" : "ref_";
+        assertTrue(Files.exists(p.resolve(ref + "topk_ids.i32")), where + ": neither hf_* nor ref_* reference files");
+        double tolLlama = f32 ? 1e-4 : 0.1, tolLlamaLse = f32 ? 1e-4 : 0.02, llamaGapMin = f32 ? 2e-4 : 0.1;
+        int vocab = model.config().vocabSize();
+
+        int[] tokens = Fixtures.readI32(p.resolve("tokens.i32"));
+        int[] greedy = Fixtures.readI32(p.resolve("greedy.i32"));
+        int n = tokens.length;
+        DeepSeekModel.State state = model.newState(n + greedy.length);
+        float[][] logits = model.forward(state, tokens, 0, true);
+
+        // Prompt positions vs llama.cpp.
+        int[] ids = Fixtures.readI32(p.resolve("topk_ids.i32"));
+        float[] vals = Fixtures.readF32(p.resolve("topk_logits.f32"));
+        float[] lse = Fixtures.readF32(p.resolve("lse.f32"));
+        assertEquals(n * TOP, ids.length, where + ": topk_ids size");
+        for (int i = 0; i < n; i++) {
+            st.llamaTop = Math.max(st.llamaTop, compareTop(logits[i], ids, vals, i, tolLlama, where + " pos " + i + " vs llama.cpp"));
+            double d = Math.abs(lse(logits[i]) - lse[i]);
+            st.llamaLse = Math.max(st.llamaLse, d);
+            assertTrue(d <= tolLlamaLse, where + " pos " + i + ": lse differs from llama.cpp by " + d);
+            float gap = vals[i * TOP] - vals[i * TOP + 1];
+            if (gap > llamaGapMin) {
+                st.argmaxChecked++;
+                assertEquals(ids[i * TOP], argmax(logits[i]), where + " pos " + i + ": argmax vs llama.cpp (gap " + gap + ")");
+            }
+        }
+        // Prompt positions vs the float64 reference.
+        int[] rIds = Fixtures.readI32(p.resolve(ref + "topk_ids.i32"));
+        float[] rVals = Fixtures.readF32(p.resolve(ref + "topk_logits.f32"));
+        float[] rLse = Fixtures.readF32(p.resolve(ref + "lse.f32"));
+        for (int i = 0; i < n; i++) {
+            st.refTop = Math.max(st.refTop, compareTop(logits[i], rIds, rVals, i, 1e-4, where + " pos " + i + " vs " + ref + "reference"));
+            double d = Math.abs(lse(logits[i]) - rLse[i]);
+            st.refLse = Math.max(st.refLse, d);
+            assertTrue(d <= 1e-4, where + " pos " + i + ": lse differs from the " + ref + "reference by " + d);
+            float gap = rVals[i * TOP] - rVals[i * TOP + 1];
+            if (gap > 2e-4) assertEquals(rIds[i * TOP], argmax(logits[i]), where + " pos " + i + ": argmax vs " + ref + "reference");
+        }
+        // The whole last row.
+        float[] last = Fixtures.readF32(p.resolve("last_logits.f32"));
+        assertEquals(vocab, last.length, where + ": last_logits size");
+        double maxD = 0, se = 0, sg = 0;
+        for (int v = 0; v < vocab; v++) {
+            double d = logits[n - 1][v] - last[v];
+            maxD = Math.max(maxD, Math.abs(d));
+            se += d * d;
+            sg += (double) last[v] * last[v];
+        }
+        double relRms = Math.sqrt(se / sg);
+        st.llamaLast = Math.max(st.llamaLast, maxD);
+        st.llamaLastRelRms = Math.max(st.llamaLastRelRms, relRms);
+        if (f32) assertTrue(maxD <= 1e-4, where + ": last_logits max diff " + maxD);
+        else assertTrue(relRms <= 0.02, where + ": last_logits relative RMS " + relRms);
+
+        // Greedy steps: row 0 is the last prompt row; row s comes from decoding greedy[s-1] at position n+s-1.
+        int[] gIds = Fixtures.readI32(p.resolve("greedy_topk_ids.i32"));
+        float[] gVals = Fixtures.readF32(p.resolve("greedy_topk_logits.f32"));
+        float[] row = logits[n - 1];
+        float[] buf = new float[vocab];
+        boolean mustMatch = true; // quantised: free-running greedy need only agree up to the first close call
+        for (int s = 0; s < greedy.length; s++) {
+            if (s > 0) {
+                model.decode(state, greedy[s - 1], n + s - 1, buf);
+                row = buf;
+            }
+            st.llamaGreedy = Math.max(st.llamaGreedy, compareTop(row, gIds, gVals, s, tolLlama, where + " greedy step " + s));
+            float gap = gVals[s * TOP] - gVals[s * TOP + 1];
+            if (!f32 && gap <= 0.1) mustMatch = false;
+            if (mustMatch) {
+                st.greedyChecked++;
+                assertEquals(greedy[s], argmax(row), where + ": greedy token " + s);
+            }
+        }
+    }
+
+    /** Max |diff| at the 64 golden ids of row {@code r}; fails above {@code tol}. */
+    private static double compareTop(float[] logits, int[] ids, float[] vals, int r, double tol, String where) {
+        double max = 0;
+        for (int j = 0; j < TOP; j++) {
+            int id = ids[r * TOP + j];
+            double d = Math.abs(logits[id] - vals[r * TOP + j]);
+            if (!(d <= tol)) fail(where + ": logit of id " + id + " is " + logits[id] + ", golden " + vals[r * TOP + j]);
+            max = Math.max(max, d);
+        }
+        return max;
+    }
+
+    static double lse(float[] x) {
+        double m = Double.NEGATIVE_INFINITY;
+        for (float v : x) m = Math.max(m, v);
+        double s = 0;
+        for (float v : x) s += Math.exp(v - m);
+        return m + Math.log(s);
+    }
+
+    /** Index of the largest value, lowest index on ties. */
+    static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}
