@@ -1,17 +1,12 @@
 package dev.fathom.model;
 
 import dev.fathom.FathomException;
-import dev.fathom.gguf.GgufFile;
 import dev.fathom.gguf.GgufMetadata;
 import dev.fathom.gguf.GgufWriter;
 import dev.fathom.tensor.TensorType;
+import dev.fathom.tokenizer.Tokenizer;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.Locale;
-import java.util.zip.GZIPInputStream;
 
 /**
  * Writes a deterministic random-weight DeepSeek model as a GGUF of llama.cpp's {@code deepseek2} architecture
@@ -25,7 +20,6 @@ import java.util.zip.GZIPInputStream;
  * machine and for any write order. 1-D tensors, the router and its bias stay F32 as llama-quantize keeps them.
  */
 public final class TestModelWriter {
-    private static final String BUNDLED_TOKENIZER = "/dev/fathom/tokenizer/deepseek-v3-vocab.gguf.gz";
     private static final float INIT_STD = 0.02f;
 
     /** Model shapes. The real presets use DeepSeek's published configs; the vocabulary is always DeepSeek-V3's. */
@@ -94,26 +88,13 @@ public final class TestModelWriter {
         this.seed = seed;
     }
 
-    /** The GGUF metadata of the bundled DeepSeek-V3 tokenizer (tokenizer.ggml.*, tokenizer.chat_template). */
-    public static GgufMetadata bundledTokenizerMetadata() {
-        try (InputStream in = TestModelWriter.class.getResourceAsStream(BUNDLED_TOKENIZER)) {
-            if (in == null) throw new IllegalStateException("resource " + BUNDLED_TOKENIZER + " is missing from the jar");
-            byte[] bytes = new GZIPInputStream(in).readAllBytes();
-            try (GgufFile f = GgufFile.fromBytes(Path.of("deepseek-v3-vocab.gguf (bundled)"), bytes)) {
-                return f.metadata();
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     public DeepSeekConfig config(GgufMetadata tokenizer) {
         return preset.config(tokenizer.getArray("tokenizer.ggml.tokens").length(), layers);
     }
 
     /** Prepares the writer: metadata and every tensor with its row generator. Call {@code write} on the result. */
     public GgufWriter prepare() {
-        GgufMetadata tokenizer = bundledTokenizerMetadata();
+        GgufMetadata tokenizer = Tokenizer.deepSeekV3Metadata();
         DeepSeekConfig c = config(tokenizer);
         GgufMetadata.Builder meta = GgufMetadata.builder();
         c.toGguf(meta);

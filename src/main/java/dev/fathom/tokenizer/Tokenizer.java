@@ -185,18 +185,19 @@ public final class Tokenizer {
 
     /** The full DeepSeek-V3 / R1 tokenizer (129280 ids) bundled with Fathom as a vocabulary-only GGUF. */
     public static Tokenizer deepSeekV3() {
+        return fromGguf(deepSeekV3Metadata(), "bundled " + BUNDLED_V3);
+    }
+
+    /** The metadata of the bundled DeepSeek-V3 vocabulary GGUF: tokenizer.ggml.* and tokenizer.chat_template. */
+    public static GgufMetadata deepSeekV3Metadata() {
         try (InputStream raw = Tokenizer.class.getResourceAsStream(BUNDLED_V3)) {
             if (raw == null) throw new IllegalStateException("missing bundled resource " + BUNDLED_V3);
-            Path tmp = Files.createTempFile("fathom-deepseek-v3-vocab", ".gguf");
-            try {
-                try (InputStream in = new GZIPInputStream(raw)) {
-                    Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                }
-                try (GgufFile f = GgufFile.open(tmp)) {
-                    return fromGguf(f.metadata(), "bundled " + BUNDLED_V3);
-                }
-            } finally {
-                Files.deleteIfExists(tmp);
+            byte[] bytes;
+            try (InputStream in = new GZIPInputStream(raw)) {
+                bytes = in.readAllBytes();
+            }
+            try (GgufFile f = GgufFile.fromBytes(Path.of("bundled " + BUNDLED_V3), bytes)) {
+                return f.metadata();
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
