@@ -61,7 +61,7 @@ class FathomCliTest {
     void helpListsEverySubcommand() {
         Run r = run("--help");
         assertEquals(0, r.code);
-        for (String sub : new String[] {"inspect", "testmodel"}) assertTrue(r.out.contains(sub), r.out);
+        for (String sub : new String[] {"generate", "inspect", "tokenize", "logits", "testmodel"}) assertTrue(r.out.contains(sub), r.out);
         Run sub = run("testmodel", "--help");
         assertEquals(0, sub.code);
         assertTrue(sub.out.contains("--preset"), sub.out);
