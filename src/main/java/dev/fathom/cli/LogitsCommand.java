@@ -4,6 +4,7 @@ import dev.fathom.FathomException;
 import dev.fathom.engine.Sampler;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.model.DeepSeekModel;
+import dev.fathom.model.LanguageModel;
 import dev.fathom.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -54,7 +55,7 @@ final class LogitsCommand implements Callable<Integer> {
                 throw new FathomException("prompt (" + tokens.length + " tokens) plus --greedy " + greedy
                         + " exceeds the model's context of " + m.config().maxPositionEmbeddings());
             }
-            DeepSeekModel.State state = m.newState(ctx);
+            LanguageModel.Sequence state = m.newSequence(ctx);
             float[][] logits = m.forward(state, tokens, 0, true);
             Files.createDirectories(out);
             writeInts(out.resolve("tokens.i32"), tokens);

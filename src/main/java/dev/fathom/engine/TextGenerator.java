@@ -1,7 +1,7 @@
 package dev.fathom.engine;
 
 import dev.fathom.FathomException;
-import dev.fathom.model.DeepSeekModel;
+import dev.fathom.model.LanguageModel;
 import dev.fathom.tokenizer.StreamDecoder;
 import dev.fathom.tokenizer.Tokenizer;
 
@@ -26,10 +26,10 @@ public final class TextGenerator {
         }
     }
 
-    private final DeepSeekModel model;
+    private final LanguageModel model;
     private final Tokenizer tokenizer;
 
-    public TextGenerator(DeepSeekModel model, Tokenizer tokenizer) {
+    public TextGenerator(LanguageModel model, Tokenizer tokenizer) {
         this.model = model;
         this.tokenizer = tokenizer;
     }
@@ -42,9 +42,9 @@ public final class TextGenerator {
         if (prompt.length == 0) throw new FathomException("the prompt is empty (no tokens)");
         if (prompt.length > contextLength) {
             throw new FathomException("the prompt has " + prompt.length + " tokens but the context holds " + contextLength
-                    + " (raise --ctx, at most " + model.config().maxPositionEmbeddings() + " for this model)");
+                    + " (raise --ctx, at most " + model.maxContextLength() + " for this model)");
         }
-        DeepSeekModel.State state = model.newState(contextLength);
+        LanguageModel.Sequence state = model.newSequence(contextLength);
         long t0 = System.nanoTime();
         float[] logits = model.forward(state, prompt, 0, false)[0];
         long t1 = System.nanoTime();

@@ -21,7 +21,7 @@ import java.util.Arrays;
  *       the latent-space context goes through {@code attn_v_b}. It reads only the {@link LatentKvCache}.
  * </ul>
  */
-public final class DeepSeekModel {
+public final class DeepSeekModel implements LanguageModel {
 
     /** One transformer block's weights. Dense-MLP fields are null in MoE layers and vice versa. */
     private record Layer(float[] attnNorm, Tensor qA, float[] qANorm, Tensor qB, Tensor q, Tensor kvA, float[] kvANorm,
@@ -111,6 +111,16 @@ public final class DeepSeekModel {
         return config;
     }
 
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public int maxContextLength() {
+        return config.maxPositionEmbeddings();
+    }
+
     private static Tensor tensor(GgufFile f, String name, long... ne) {
         Tensor t = f.tensor(name);
         long[] shape = t.shape();
@@ -131,12 +141,13 @@ public final class DeepSeekModel {
     // ------------------------------------------------------------------------------------------ state
 
     /** Starts a sequence with room for {@code contextLength} positions. */
-    public State newState(int contextLength) {
+    @Override
+    public State newSequence(int contextLength) {
         return new State(contextLength);
     }
 
     /** Everything one sequence needs: its latent cache and preallocated scratch (decode allocates nothing). */
-    public final class State {
+    public final class State implements Sequence {
         final LatentKvCache cache;
         final Kernels k;
         final float[] x, xn, tmp, qa, q, kva, qAbs, attn, ctx, scores, cos, sin;
@@ -179,9 +190,14 @@ public final class DeepSeekModel {
             return cache;
         }
 
-        /** Number of positions already processed. */
+        @Override
         public int length() {
             return cache.length();
+        }
+
+        @Override
+        public int capacity() {
+            return cache.capacity();
         }
     }
 
@@ -193,7 +209,9 @@ public final class DeepSeekModel {
      *
      * @return the logits of every position ({@code allLogits}) or one row for the last position
      */
-    public float[][] forward(State s, int[] tokens, int startPos, boolean allLogits) {
+    @Override
+    public float[][] forward(Sequence seq, int[] tokens, int startPos, boolean allLogits) {
+        State s = (State) seq;
         DeepSeekConfig c = config;
         int n = tokens.length;
         if (n == 0) throw new FathomException("no tokens to run");
@@ -265,7 +283,9 @@ public final class DeepSeekModel {
      * attention over the latent cache, writing its logits into {@code logits} (length vocabSize). Allocates
      * nothing except, once every {@link LatentKvCache#blockTokens()} positions, a new cache block.
      */
-    public void decode(State s, int token, int pos, float[] logits) {
+    @Override
+    public void decode(Sequence seq, int token, int pos, float[] logits) {
+        State s = (State) seq;
         DeepSeekConfig c = config;
         if (logits.length != c.vocabSize()) {
             throw new IllegalArgumentException("logits has length " + logits.length + ", vocabulary has " + c.vocabSize());

@@ -24,8 +24,8 @@ class DeepSeekModelTest {
         try (GgufFile f = GgufFile.open(Fixtures.golden(name + "/model.gguf"))) {
             DeepSeekModel model = DeepSeekModel.load(f);
             int[] tokens = Fixtures.readI32(Fixtures.golden(name + "/p4/tokens.i32")); // 159 tokens: 3 cache blocks
-            float[][] prefill = model.forward(model.newState(tokens.length), tokens, 0, true);
-            DeepSeekModel.State s = model.newState(tokens.length);
+            float[][] prefill = model.forward(model.newSequence(tokens.length), tokens, 0, true);
+            DeepSeekModel.State s = model.newSequence(tokens.length);
             float[] row = new float[model.config().vocabSize()];
             double max = 0;
             for (int i = 0; i < tokens.length; i++) {
@@ -44,8 +44,8 @@ class DeepSeekModelTest {
         try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
             DeepSeekModel model = DeepSeekModel.load(f);
             int[] tokens = Fixtures.readI32(Fixtures.golden("v3-tiny/p2/tokens.i32"));
-            float[][] whole = model.forward(model.newState(100), tokens, 0, true);
-            DeepSeekModel.State s = model.newState(100);
+            float[][] whole = model.forward(model.newSequence(100), tokens, 0, true);
+            DeepSeekModel.State s = model.newSequence(100);
             int cut = 37;
             model.forward(s, java.util.Arrays.copyOf(tokens, cut), 0, false);
             float[][] rest = model.forward(s, java.util.Arrays.copyOfRange(tokens, cut, tokens.length), cut, true);
@@ -62,7 +62,7 @@ class DeepSeekModelTest {
         var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
             DeepSeekModel model = DeepSeekModel.load(f);
-            DeepSeekModel.State s = model.newState(64);
+            DeepSeekModel.State s = model.newSequence(64);
             float[] row = new float[model.config().vocabSize()];
             for (int i = 0; i < 10; i++) model.decode(s, i + 5, i, row); // warm up (JIT, lazy class init)
             long before = mx.getCurrentThreadAllocatedBytes();
@@ -76,16 +76,16 @@ class DeepSeekModelTest {
     void clearErrors() throws Exception {
         try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
             DeepSeekModel model = DeepSeekModel.load(f);
-            DeepSeekModel.State s = model.newState(4);
+            DeepSeekModel.State s = model.newSequence(4);
             float[] row = new float[model.config().vocabSize()];
             FathomException e = assertThrows(FathomException.class, () -> model.forward(s, new int[] {0, 1, 2, 3, 4}, 0, false));
             assertTrue(e.getMessage().contains("context length"), e.getMessage());
             model.forward(s, new int[] {0, 1, 2, 3}, 0, false);
             e = assertThrows(FathomException.class, () -> model.decode(s, 5, 4, row));
             assertTrue(e.getMessage().contains("context length"), e.getMessage());
-            e = assertThrows(FathomException.class, () -> model.decode(model.newState(8), 5, 3, row));
+            e = assertThrows(FathomException.class, () -> model.decode(model.newSequence(8), 5, 3, row));
             assertTrue(e.getMessage().contains("does not continue"), e.getMessage());
-            e = assertThrows(FathomException.class, () -> model.decode(model.newState(8), 99999, 0, row));
+            e = assertThrows(FathomException.class, () -> model.decode(model.newSequence(8), 99999, 0, row));
             assertTrue(e.getMessage().contains("outside the vocabulary"), e.getMessage());
         }
     }

@@ -85,7 +85,7 @@ final class GoldenCase {
         int[] tokens = Fixtures.readI32(p.resolve("tokens.i32"));
         int[] greedy = Fixtures.readI32(p.resolve("greedy.i32"));
         int n = tokens.length;
-        DeepSeekModel.State state = model.newState(n + greedy.length);
+        DeepSeekModel.State state = model.newSequence(n + greedy.length);
         float[][] logits = model.forward(state, tokens, 0, true);
 
         // Prompt positions vs llama.cpp.

@@ -1,0 +1,43 @@
+package dev.fathom.model;
+
+/**
+ * What the engine needs from a model architecture: sequences with their own KV cache, a prefill for prompts and
+ * a decode step for one token per sequence. DeepSeek (MLA, latent cache) implements it today; dense GQA models
+ * (Qwen2, Llama) will implement it with their own cache.
+ */
+public interface LanguageModel {
+
+    /** One sequence's state: its KV cache and scratch buffers. Not thread-safe; one sequence per caller at a time. */
+    interface Sequence {
+        /** Number of positions already processed (cached). */
+        int length();
+
+        /** Positions this sequence can hold. */
+        int capacity();
+    }
+
+    int vocabSize();
+
+    /** The longest context the model was built for. */
+    int maxContextLength();
+
+    Sequence newSequence(int contextLength);
+
+    /**
+     * Runs {@code tokens} at positions {@code startPos ..} (startPos at most the cached length; smaller rewinds).
+     *
+     * @return the logits of every position ({@code allLogits}) or one row for the last position
+     */
+    float[][] forward(Sequence s, int[] tokens, int startPos, boolean allLogits);
+
+    /** Runs one token at {@code pos}, writing its logits (length vocabSize) into {@code logits}. */
+    void decode(Sequence s, int token, int pos, float[] logits);
+
+    /**
+     * One decode step for {@code count} sequences at once (continuous batching). Row i's logits must equal what
+     * {@link #decode} gives for sequence i alone, bit for bit, whatever else is in the batch.
+     */
+    default void decodeBatch(Sequence[] seqs, int[] tokens, int[] positions, int count, float[][] logits) {
+        for (int i = 0; i < count; i++) decode(seqs[i], tokens[i], positions[i], logits[i]);
+    }
+}
