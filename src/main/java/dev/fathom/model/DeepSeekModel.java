@@ -40,6 +40,7 @@ public final class DeepSeekModel implements LanguageModel {
     private final int ffnScratch;
     private final Rope rope;
     private final float softmaxScale;
+    private final long activeBytes;
 
     private DeepSeekModel(DeepSeekConfig c, GgufFile f) {
         this.config = c;
@@ -98,6 +99,14 @@ public final class DeepSeekModel implements LanguageModel {
         int maxRow = 0;
         for (Tensor t : f.tensors().values()) maxRow = (int) Math.max(maxRow, t.rowLength());
         this.maxRowLength = maxRow;
+        long active = 0;
+        for (Tensor t : f.tensors().values()) {
+            long b = t.data().byteSize();
+            if (t == tokenEmbd) b = t.rowBytes();
+            else if (t.name().endsWith("_exps.weight")) b = b / c.nRoutedExperts() * c.numExpertsPerTok();
+            active += b;
+        }
+        this.activeBytes = active;
         this.rope = new Rope(c);
         this.softmaxScale = rope.softmaxScale;
     }
@@ -114,6 +123,11 @@ public final class DeepSeekModel implements LanguageModel {
     @Override
     public int vocabSize() {
         return config.vocabSize();
+    }
+
+    @Override
+    public long activeWeightBytesPerToken() {
+        return activeBytes;
     }
 
     @Override
