@@ -8,7 +8,7 @@ import dev.fathom.tensor.Tensor;
  * {@link #scalar(int)} gives the plain-Java reference implementation; faster ones (Vector API, threads) implement
  * the same interface.
  */
-public interface Kernels {
+public interface Kernels extends AutoCloseable {
 
     /** Scalar kernels able to decode weight rows up to {@code maxRowLength} values. */
     static Kernels scalar(int maxRowLength) {
@@ -21,6 +21,16 @@ public interface Kernels {
      * consecutive row ranges).
      */
     void matvec(Tensor w, long firstRow, int rows, float[] x, int xOff, float[] out, int outOff);
+
+    /**
+     * The batched product of {@code nx} activation vectors: for {@code t < nx} and {@code r < rows},
+     * {@code out[outOff + t * outStride + r] = W[firstRow + r] . xs[xOff + t * xStride ..]}. The same as {@code nx}
+     * calls of {@link #matvec}; implementations reuse each decoded weight block across the vectors.
+     */
+    default void matmul(Tensor w, long firstRow, int rows, float[] xs, int xOff, int xStride, int nx,
+                        float[] out, int outOff, int outStride) {
+        for (int t = 0; t < nx; t++) matvec(w, firstRow, rows, xs, xOff + t * xStride, out, outOff + t * outStride);
+    }
 
     /**
      * The transposed product: {@code out[outOff + j] = sum_r x[xOff + r] * W[firstRow + r][j]} for
@@ -47,4 +57,8 @@ public interface Kernels {
      * cosine / sine are {@code cos[i]} / {@code sin[i]} (ggml's NORM rope).
      */
     void ropePairs(float[] x, int off, float[] cos, float[] sin, int pairs);
+
+    /** Releases worker threads, if any (the scalar kernels have none). */
+    @Override
+    default void close() {}
 }
