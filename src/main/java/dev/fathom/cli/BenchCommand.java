@@ -46,9 +46,6 @@ final class BenchCommand implements Callable<Integer> {
             description = "Generation lengths, comma-separated (default: ${DEFAULT-VALUE}).")
     List<Integer> gens;
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads (default: the number of cores).")
-    Integer threads;
-
     @Option(names = {"-r", "--repetitions"}, paramLabel = "N", defaultValue = "5", description = "Repetitions of each test (default: ${DEFAULT-VALUE}).")
     int repetitions;
 
@@ -76,14 +73,12 @@ final class BenchCommand implements Callable<Integer> {
         if (repetitions < 1) throw new FathomException("-r must be at least 1");
         for (int n : prompts) if (n < 0) throw new FathomException("-p sizes must be >= 0");
         for (int n : gens) if (n < 0) throw new FathomException("-n lengths must be >= 0");
-        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        if (nThreads < 1) throw new FathomException("-t must be at least 1");
+        int nThreads = model.threads();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Path path = model.resolve(err);
         double bandwidth = noBandwidth ? 0 : MemoryBandwidth.measure(1L << 30, nThreads, 5);
-        try (GgufFile file = GgufFile.open(path)) {
-            LanguageModel m = DeepSeekModel.load(file);
+        try (GgufFile file = GgufFile.open(path); DeepSeekModel m = DeepSeekModel.load(file, nThreads)) {
             long params = 0, bytes = 0;
             Map<TensorType, Long> byType = new EnumMap<>(TensorType.class);
             for (Tensor t : file.tensors().values()) {

@@ -127,7 +127,8 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
 
     /** Builds the model with {@code threads} threads for its kernels. */
     public static DeepSeekModel load(GgufFile f, int threads) {
-        return load(f, maxRow -> Kernels.scalar(maxRow));
+        if (threads < 1) throw new FathomException("threads must be at least 1, got " + threads);
+        return load(f, maxRow -> Kernels.vector(maxRow, threads));
     }
 
     /** Builds the model on the given kernels (made for the longest weight row); tests compare implementations. */
