@@ -76,6 +76,7 @@ public interface Kernels extends AutoCloseable {
     /** In-place softmax of {@code x[off .. off + n)}. */
     void softmax(float[] x, int off, int n);
 
+    /** Safe to call from several threads at once (as are axpy, softmax and ropePairs): it uses no scratch. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 
     /** {@code y[yOff + i] += a * x[xOff + i]}. */

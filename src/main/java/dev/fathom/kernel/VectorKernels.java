@@ -157,7 +157,9 @@ final class VectorKernels implements Kernels {
         for (; i <= n - F.length(); i += F.length()) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
-        float s = RowKernel.sumLanes(acc, scratch[0]);
+        // Lanes summed in a fixed order without scratch, so dot is safe to call from several threads at once.
+        float s = 0f;
+        for (int lane = 0; lane < F.length(); lane++) s += acc.lane(lane);
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
     }

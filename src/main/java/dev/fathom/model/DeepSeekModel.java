@@ -3,10 +3,12 @@ package dev.fathom.model;
 import dev.fathom.FathomException;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.kernel.Kernels;
+import dev.fathom.kernel.WorkerPool;
 import dev.fathom.model.DeepSeekConfig.TopkMethod;
 import dev.fathom.tensor.Tensor;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A DeepSeek-V2 / V3 transformer (llama.cpp {@code deepseek2} GGUF layout) running from weights used in place.
@@ -46,10 +48,12 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
     private final Rope rope;
     private final float softmaxScale;
     private final long activeBytes;
+    private final WorkerPool pool;
     private final Kernels k;
     private final Workspace w;
+    private final AttentionJob attentionJob = new AttentionJob();
 
-    private DeepSeekModel(DeepSeekConfig c, GgufFile f, java.util.function.IntFunction<Kernels> kernels) {
+    private DeepSeekModel(DeepSeekConfig c, GgufFile f, int threads) {
         this.config = c;
         int h = c.hiddenSize(), heads = c.numAttentionHeads(), qHead = c.qkHeadDim(), lora = c.kvLoraRank();
         int ropeDim = c.qkRopeHeadDim();
@@ -116,7 +120,8 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
         this.activeBytes = active;
         this.rope = new Rope(c);
         this.softmaxScale = rope.softmaxScale;
-        this.k = kernels.apply(maxRowLength);
+        this.pool = new WorkerPool(threads);
+        this.k = Kernels.vector(maxRowLength, pool);
         this.w = new Workspace();
     }
 
@@ -125,21 +130,17 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
         return load(f, Runtime.getRuntime().availableProcessors());
     }
 
-    /** Builds the model with {@code threads} threads for its kernels. */
+    /** Builds the model with {@code threads} threads (one pool shared by all its products and its attention). */
     public static DeepSeekModel load(GgufFile f, int threads) {
         if (threads < 1) throw new FathomException("threads must be at least 1, got " + threads);
-        return load(f, maxRow -> Kernels.vector(maxRow, threads));
+        return new DeepSeekModel(DeepSeekConfig.fromGguf(f.metadata()), f, threads);
     }
 
-    /** Builds the model on the given kernels (made for the longest weight row); tests compare implementations. */
-    static DeepSeekModel load(GgufFile f, java.util.function.IntFunction<Kernels> kernels) {
-        return new DeepSeekModel(DeepSeekConfig.fromGguf(f.metadata()), f, kernels);
-    }
-
-    /** Stops the kernels' worker threads. */
+    /** Stops the worker threads. */
     @Override
     public void close() {
         k.close();
+        pool.close();
     }
 
     public DeepSeekConfig config() {
@@ -220,7 +221,7 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
         final int[] chosen, pairOrder, expertStart;
         final State[] seqs = new State[MAX_ROWS];
         final int[] tokens = new int[MAX_ROWS], positions = new int[MAX_ROWS];
-        float[] scores = new float[0];
+        final float[][] scores = new float[pool.threads()][0];
         float[] logits = new float[0];
 
         Workspace() {
@@ -262,11 +263,12 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
             groupKept = new boolean[Math.max(c.nGroup(), 1)];
         }
 
-        /** Attention scores for every head over {@code positions} positions. */
-        float[] scores(int positions) {
-            int need = config.numAttentionHeads() * positions;
-            if (scores.length < need) scores = new float[Math.max(need, Math.min(2 * scores.length, need * 2))];
-            return scores;
+        /** Makes each participant's score buffer hold {@code heads} heads over {@code positions} positions. */
+        void reserveScores(int heads, int positions) {
+            int need = heads * positions;
+            for (int i = 0; i < scores.length; i++) {
+                if (scores[i].length < need) scores[i] = new float[Math.max(need, 2 * scores[i].length)];
+            }
         }
 
         float[] logits(int rows) {
@@ -422,36 +424,68 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
         for (int hd = 0; hd < heads; hd++) {
             k.matmul(L.kB, (long) hd * lora, lora, w.qs, hd * qHead, w.q, n, w.qAbs, hd * lora, w.lat);
         }
-        for (int r = 0; r < n; r++) attendRow(l, r);
+        attentionJob.run(l, n);
         // Map each head's latent-space context through v_b.
         for (int hd = 0; hd < heads; hd++) {
             k.matmul(L.vB, (long) hd * vDim, vDim, w.ctx, hd * lora, w.lat, n, w.attn, hd * vDim, w.att);
         }
     }
 
-    /** Softmax attention of row r over its sequence's cached positions 0..pos, each cached entry read once for all heads. */
-    private void attendRow(int l, int r) {
+    /**
+     * Absorbed attention of rows 0..n over their sequences' cached positions, split over the worker threads in
+     * units of (row, group of heads): a prompt's rows run in parallel with all heads per unit; a single decode row
+     * splits its heads into one group per thread. Each unit reads every cached latent once for its whole group.
+     */
+    private final class AttentionJob extends WorkerPool.Job {
+        private final AtomicInteger next = new AtomicInteger();
+        private int layer, units, groups, groupHeads;
+
+        void run(int l, int n) {
+            int heads = config.numAttentionHeads();
+            int g = n >= pool.threads() ? 1 : Math.min(heads, pool.threads());
+            while (heads % g != 0) g--;
+            int maxPositions = 0;
+            for (int r = 0; r < n; r++) maxPositions = Math.max(maxPositions, w.positions[r] + 1);
+            layer = l;
+            groups = g;
+            groupHeads = heads / g;
+            units = n * g;
+            w.reserveScores(groupHeads, maxPositions);
+            next.set(0);
+            pool.run(this);
+        }
+
+        @Override
+        protected void run(int participant) {
+            float[] scores = w.scores[participant];
+            for (int u; (u = next.getAndIncrement()) < units; ) {
+                attend(layer, u / groups, (u % groups) * groupHeads, groupHeads, scores);
+            }
+        }
+    }
+
+    /** Softmax attention of row r, heads [h0, h0 + nh), over its cached positions 0..pos into w.ctx. */
+    private void attend(int l, int r, int h0, int nh, float[] scores) {
         DeepSeekConfig c = config;
-        int heads = c.numAttentionHeads(), qHead = c.qkHeadDim(), nope = c.qkNopeHeadDim(), lora = c.kvLoraRank();
-        int ropeDim = c.qkRopeHeadDim();
+        int qHead = c.qkHeadDim(), nope = c.qkNopeHeadDim(), lora = c.kvLoraRank(), ropeDim = c.qkRopeHeadDim();
         LatentKvCache cache = w.seqs[r].cache;
         int positions = w.positions[r] + 1;
-        float[] scores = w.scores(positions);
         int qAbs = r * w.lat, q = r * w.q;
         for (int p = 0; p < positions; p++) {
             float[] b = cache.block(p);
             int o = cache.offset(l, p);
-            for (int hd = 0; hd < heads; hd++) {
+            for (int i = 0; i < nh; i++) {
+                int hd = h0 + i;
                 float s = k.dot(w.qAbs, qAbs + hd * lora, b, o, lora) + k.dot(w.qs, q + hd * qHead + nope, b, o + lora, ropeDim);
-                scores[hd * positions + p] = s * softmaxScale;
+                scores[i * positions + p] = s * softmaxScale;
             }
         }
-        for (int hd = 0; hd < heads; hd++) k.softmax(scores, hd * positions, positions);
-        Arrays.fill(w.ctx, qAbs, qAbs + w.lat, 0f);
+        for (int i = 0; i < nh; i++) k.softmax(scores, i * positions, positions);
+        Arrays.fill(w.ctx, qAbs + h0 * lora, qAbs + (h0 + nh) * lora, 0f);
         for (int p = 0; p < positions; p++) {
             float[] b = cache.block(p);
             int o = cache.offset(l, p);
-            for (int hd = 0; hd < heads; hd++) k.axpy(scores[hd * positions + p], b, o, w.ctx, qAbs + hd * lora, lora);
+            for (int i = 0; i < nh; i++) k.axpy(scores[i * positions + p], b, o, w.ctx, qAbs + (h0 + i) * lora, lora);
         }
     }
 
