@@ -5,7 +5,6 @@ import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -45,8 +44,10 @@ final class Half16Kernel extends RowKernel {
         if (bf16) return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
         IntVector mag = v.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
         IntVector bits = mag.reinterpretAsFloats().mul(TWO_112).reinterpretAsInts();
-        VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x0F800000); // exponent 31: inf, NaN
-        bits = bits.blend(mag.or(0x70000000), special);
+        // exponent 31 (inf, NaN) iff mag >= 0x0F800000, i.e. bit 28 of mag + 0x00800000: an all-ones lane mask
+        // by integer shifts (cheaper here than compare + blend)
+        IntVector special = mag.add(0x00800000).lanewise(VectorOperators.LSHL, 3).lanewise(VectorOperators.ASHR, 31);
+        bits = bits.or(mag.or(0x7F800000).and(special));
         return bits.or(v.and(0x80000000)).reinterpretAsFloats();
     }
 
