@@ -20,11 +20,6 @@ final class DecodedRowKernel extends RowKernel {
     }
 
     @Override
-    public int scratchLength(int n) {
-        return n;
-    }
-
-    @Override
     protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         format.dequantize(w, p, scratch, SCRATCH_LANES, n);
         return dot(scratch, xp, xpOff, n);

@@ -28,7 +28,10 @@ public abstract class RowKernel {
     static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    /** Floats of per-thread scratch every kernel may use at {@code scratch[0 .. SCRATCH_LANES)} (lane sums). */
+    /**
+     * Per-thread scratch layout: {@code scratch[0 .. SCRATCH_LANES)} for lane sums, then room for one decoded row
+     * (the caller sizes it {@code SCRATCH_LANES + maxRowLength}).
+     */
     static final int SCRATCH_LANES = 64;
 
     private final TensorType type;
@@ -49,11 +52,6 @@ public abstract class RowKernel {
     /** Writes the prepared form of {@code x[xOff .. xOff + n)} into {@code dst[dstOff .. + preparedLength(n))}. */
     public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
         System.arraycopy(x, xOff, dst, dstOff, n);
-    }
-
-    /** Scratch floats (beyond {@link #SCRATCH_LANES}) a call needs for rows of {@code n} values. */
-    public int scratchLength(int n) {
-        return 0;
     }
 
     /**
