@@ -20,17 +20,9 @@ final class DecodedRowKernel extends RowKernel {
     }
 
     @Override
-    public int scratchLength(int n) {
-        return n;
-    }
-
-    @Override
-    public void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                        float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
-        for (int r = 0; r < rows; r++) {
-            format.dequantize(w, off + r * rowBytes, scratch, SCRATCH_LANES, n);
-            out[outOff + r] = dot(scratch, xp, xpOff, n);
-        }
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
+        format.dequantize(w, p, scratch, SCRATCH_LANES, n);
+        return dot(scratch, xp, xpOff, n);
     }
 
     @Override

@@ -17,27 +17,23 @@ final class F32Kernel extends RowKernel {
     }
 
     @Override
-    public void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                        float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         final int l = F.length();
-        for (int r = 0; r < rows; r++) {
-            long p = off + r * rowBytes;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            int i = 0;
-            for (; i <= n - 4 * l; i += 4 * l) {
-                long q = p + 4L * i;
-                int x = xpOff + i;
-                a0 = FloatVector.fromMemorySegment(F, w, q, LE).fma(FloatVector.fromArray(F, xp, x), a0);
-                a1 = FloatVector.fromMemorySegment(F, w, q + 4L * l, LE).fma(FloatVector.fromArray(F, xp, x + l), a1);
-                a2 = FloatVector.fromMemorySegment(F, w, q + 8L * l, LE).fma(FloatVector.fromArray(F, xp, x + 2 * l), a2);
-                a3 = FloatVector.fromMemorySegment(F, w, q + 12L * l, LE).fma(FloatVector.fromArray(F, xp, x + 3 * l), a3);
-            }
-            for (; i <= n - l; i += l) {
-                a0 = FloatVector.fromMemorySegment(F, w, p + 4L * i, LE).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
-            }
-            float s = sumLanes(a0.add(a1).add(a2.add(a3)), scratch);
-            for (; i < n; i++) s += w.get(FLOAT, p + 4L * i) * xp[xpOff + i];
-            out[outOff + r] = s;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i <= n - 4 * l; i += 4 * l) {
+            long q = p + 4L * i;
+            int x = xpOff + i;
+            a0 = FloatVector.fromMemorySegment(F, w, q, LE).fma(FloatVector.fromArray(F, xp, x), a0);
+            a1 = FloatVector.fromMemorySegment(F, w, q + 4L * l, LE).fma(FloatVector.fromArray(F, xp, x + l), a1);
+            a2 = FloatVector.fromMemorySegment(F, w, q + 8L * l, LE).fma(FloatVector.fromArray(F, xp, x + 2 * l), a2);
+            a3 = FloatVector.fromMemorySegment(F, w, q + 12L * l, LE).fma(FloatVector.fromArray(F, xp, x + 3 * l), a3);
         }
+        for (; i <= n - l; i += l) {
+            a0 = FloatVector.fromMemorySegment(F, w, p + 4L * i, LE).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
+        }
+        float s = sumLanes(a0.add(a1).add(a2.add(a3)), scratch);
+        for (; i < n; i++) s += w.get(FLOAT, p + 4L * i) * xp[xpOff + i];
+        return s;
     }
 }

@@ -5,7 +5,6 @@ import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -45,8 +44,10 @@ final class Half16Kernel extends RowKernel {
         if (bf16) return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
         IntVector mag = v.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
         IntVector bits = mag.reinterpretAsFloats().mul(TWO_112).reinterpretAsInts();
-        VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x0F800000); // exponent 31: inf, NaN
-        bits = bits.blend(mag.or(0x70000000), special);
+        // exponent 31 (inf, NaN) iff mag >= 0x0F800000, i.e. bit 28 of mag + 0x00800000: an all-ones lane mask
+        // by integer shifts (cheaper here than compare + blend)
+        IntVector special = mag.add(0x00800000).lanewise(VectorOperators.LSHL, 3).lanewise(VectorOperators.ASHR, 31);
+        bits = bits.or(mag.or(0x7F800000).and(special));
         return bits.or(v.and(0x80000000)).reinterpretAsFloats();
     }
 
@@ -56,28 +57,24 @@ final class Half16Kernel extends RowKernel {
     }
 
     @Override
-    public void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                        float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         final int l = F.length();
         final boolean b = bf16;
-        for (int r = 0; r < rows; r++) {
-            long p = off + r * rowBytes;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            int i = 0;
-            for (; i <= n - 4 * l; i += 4 * l) {
-                long q = p + 2L * i;
-                int x = xpOff + i;
-                a0 = widen(w, q, b).fma(FloatVector.fromArray(F, xp, x), a0);
-                a1 = widen(w, q + 2L * l, b).fma(FloatVector.fromArray(F, xp, x + l), a1);
-                a2 = widen(w, q + 4L * l, b).fma(FloatVector.fromArray(F, xp, x + 2 * l), a2);
-                a3 = widen(w, q + 6L * l, b).fma(FloatVector.fromArray(F, xp, x + 3 * l), a3);
-            }
-            for (; i <= n - l; i += l) {
-                a0 = widen(w, p + 2L * i, b).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
-            }
-            float s = sumLanes(a0.add(a1).add(a2.add(a3)), scratch);
-            for (; i < n; i++) s += scalar(w, p + 2L * i) * xp[xpOff + i];
-            out[outOff + r] = s;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i <= n - 4 * l; i += 4 * l) {
+            long q = p + 2L * i;
+            int x = xpOff + i;
+            a0 = widen(w, q, b).fma(FloatVector.fromArray(F, xp, x), a0);
+            a1 = widen(w, q + 2L * l, b).fma(FloatVector.fromArray(F, xp, x + l), a1);
+            a2 = widen(w, q + 4L * l, b).fma(FloatVector.fromArray(F, xp, x + 2 * l), a2);
+            a3 = widen(w, q + 6L * l, b).fma(FloatVector.fromArray(F, xp, x + 3 * l), a3);
         }
+        for (; i <= n - l; i += l) {
+            a0 = widen(w, p + 2L * i, b).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
+        }
+        float s = sumLanes(a0.add(a1).add(a2.add(a3)), scratch);
+        for (; i < n; i++) s += scalar(w, p + 2L * i) * xp[xpOff + i];
+        return s;
     }
 }

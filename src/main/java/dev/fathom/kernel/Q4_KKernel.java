@@ -4,8 +4,10 @@ import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+
+import static jdk.incubator.vector.VectorOperators.B2I;
+import static jdk.incubator.vector.VectorOperators.I2F;
 
 import java.lang.foreign.MemorySegment;
 
@@ -47,56 +49,55 @@ final class Q4_KKernel extends RowKernel {
         }
     }
 
-    private static IntVector load(MemorySegment w, long p) {
-        return (IntVector) ByteVector.fromMemorySegment(B, w, p, LE).convertShape(VectorOperators.B2I, I, 0);
-    }
-
-    private static FloatVector f(IntVector v) {
-        return (FloatVector) v.convert(VectorOperators.I2F, 0);
-    }
-
-    /** 6-bit scale j (0..7) of get_scale_min_k4 from the packed bytes read as three little-endian ints. */
-    static int scale(int s0, int s2, int j) {
-        return j < 4 ? (s0 >>> 8 * j) & 63 : ((s2 >>> 8 * (j - 4)) & 0xF) | (((s0 >>> 8 * (j - 4) + 6) & 3) << 4);
-    }
-
-    /** 6-bit min j (0..7) of get_scale_min_k4. */
-    static int min(int s1, int s2, int j) {
-        return j < 4 ? (s1 >>> 8 * j) & 63 : ((s2 >>> 8 * (j - 4) + 4) & 0xF) | (((s1 >>> 8 * (j - 4) + 6) & 3) << 4);
-    }
-
     @Override
-    public void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                        float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
-        for (int r = 0; r < rows; r++) {
-            long p = off + r * rowBytes;
-            FloatVector acc = FloatVector.zero(F8);
-            float mins = 0f;
-            for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += PREP) {
-                float d = Float.float16ToFloat(w.get(SHORT, p));
-                float dmin = Float.float16ToFloat(w.get(SHORT, p + 2));
-                int s0 = w.get(INT, p + 4), s1 = w.get(INT, p + 8), s2 = w.get(INT, p + 12);
-                float m = 0f;
-                for (int c = 0; c < 4; c++) {
-                    long q = p + 16 + 32 * c;
-                    int xo = x + 64 * c;
-                    IntVector v0 = load(w, q), v1 = load(w, q + 8), v2 = load(w, q + 16), v3 = load(w, q + 24);
-                    FloatVector lo = f(v0.and(15)).mul(FloatVector.fromArray(F8, xp, xo));
-                    lo = f(v1.and(15)).fma(FloatVector.fromArray(F8, xp, xo + 8), lo);
-                    lo = f(v2.and(15)).fma(FloatVector.fromArray(F8, xp, xo + 16), lo);
-                    lo = f(v3.and(15)).fma(FloatVector.fromArray(F8, xp, xo + 24), lo);
-                    FloatVector hi = f(v0.and(0xF0)).mul(FloatVector.fromArray(F8, xp, xo + 32));
-                    hi = f(v1.and(0xF0)).fma(FloatVector.fromArray(F8, xp, xo + 40), hi);
-                    hi = f(v2.and(0xF0)).fma(FloatVector.fromArray(F8, xp, xo + 48), hi);
-                    hi = f(v3.and(0xF0)).fma(FloatVector.fromArray(F8, xp, xo + 56), hi);
-                    acc = lo.fma(FloatVector.broadcast(F8, d * scale(s0, s2, 2 * c)), acc);
-                    acc = hi.fma(FloatVector.broadcast(F8, d * scale(s0, s2, 2 * c + 1)), acc);
-                    m += min(s1, s2, 2 * c) * xp[x + 256 + 2 * c] + min(s1, s2, 2 * c + 1) * xp[x + 257 + 2 * c];
-                }
-                mins += dmin * m;
+        FloatVector acc = FloatVector.zero(F8);
+        // One flat loop over 64-value chunks (4 per super-block): a vector accumulator carried through a nested loop
+        // is boxed by C2, and vectors must not cross calls (a helper C2 declines to inline boxes them too).
+        for (int c = 0; c < 4 * nb; c++) {
+            int cb = c & 3;
+            long p = p0 + (long) (c >> 2) * BYTES;
+            int xo = xpOff + (c >> 2) * PREP + 64 * cb;
+            long q = p + 16 + 32 * cb;
+            IntVector v0 = (IntVector) ByteVector.fromMemorySegment(B, w, q, LE).convertShape(B2I, I, 0);
+            IntVector v1 = (IntVector) ByteVector.fromMemorySegment(B, w, q + 8, LE).convertShape(B2I, I, 0);
+            IntVector v2 = (IntVector) ByteVector.fromMemorySegment(B, w, q + 16, LE).convertShape(B2I, I, 0);
+            IntVector v3 = (IntVector) ByteVector.fromMemorySegment(B, w, q + 24, LE).convertShape(B2I, I, 0);
+            FloatVector lo = ((FloatVector) v0.and(15).convert(I2F, 0)).mul(FloatVector.fromArray(F8, xp, xo));
+            lo = ((FloatVector) v1.and(15).convert(I2F, 0)).fma(FloatVector.fromArray(F8, xp, xo + 8), lo);
+            lo = ((FloatVector) v2.and(15).convert(I2F, 0)).fma(FloatVector.fromArray(F8, xp, xo + 16), lo);
+            lo = ((FloatVector) v3.and(15).convert(I2F, 0)).fma(FloatVector.fromArray(F8, xp, xo + 24), lo);
+            FloatVector hi = ((FloatVector) v0.and(0xF0).convert(I2F, 0)).mul(FloatVector.fromArray(F8, xp, xo + 32));
+            hi = ((FloatVector) v1.and(0xF0).convert(I2F, 0)).fma(FloatVector.fromArray(F8, xp, xo + 40), hi);
+            hi = ((FloatVector) v2.and(0xF0).convert(I2F, 0)).fma(FloatVector.fromArray(F8, xp, xo + 48), hi);
+            hi = ((FloatVector) v3.and(0xF0).convert(I2F, 0)).fma(FloatVector.fromArray(F8, xp, xo + 56), hi);
+            // scales 2cb and 2cb+1 (get_scale_min_k4): bytes 2cb, 2cb+1 for cb < 2, else split over bytes 8.. and 0..
+            float d = Float.float16ToFloat(w.get(SHORT, p));
+            int s0 = w.get(INT, p + 4);
+            int sc0, sc1;
+            if (cb < 2) {
+                sc0 = (s0 >>> 16 * cb) & 63;
+                sc1 = (s0 >>> 16 * cb + 8) & 63;
+            } else {
+                int s2 = w.get(INT, p + 12), sh = 16 * (cb - 2);
+                sc0 = ((s2 >>> sh) & 0xF) | (((s0 >>> sh + 6) & 3) << 4);
+                sc1 = ((s2 >>> sh + 8) & 0xF) | (((s0 >>> sh + 14) & 3) << 4);
             }
-            out[outOff + r] = sumLanes(acc, scratch) - mins;
+            acc = lo.fma(FloatVector.broadcast(F8, d * sc0), acc);
+            acc = hi.fma(FloatVector.broadcast(F8, d * sc1), acc);
         }
+        float mins = 0f;
+        for (int b = 0; b < nb; b++) {
+            long p = p0 + (long) b * BYTES;
+            int x = xpOff + b * PREP + 256;
+            float dmin = Float.float16ToFloat(w.get(SHORT, p + 2));
+            int s1 = w.get(INT, p + 8), s2 = w.get(INT, p + 12);
+            float m = 0f;
+            for (int j = 0; j < 4; j++) m += ((s1 >>> 8 * j) & 63) * xp[x + j];
+            for (int j = 0; j < 4; j++) m += (((s2 >>> 8 * j + 4) & 0xF) | (((s1 >>> 8 * j + 6) & 3) << 4)) * xp[x + 4 + j];
+            mins += dmin * m;
+        }
+        return sumLanes(acc, scratch) - mins;
     }
 }

@@ -4,8 +4,12 @@ import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.B2I;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -45,67 +49,59 @@ final class Q6_KKernel extends RowKernel {
         }
     }
 
-    private static IntVector load(MemorySegment w, long p) {
-        return (IntVector) ByteVector.fromMemorySegment(B, w, p, LE).convertShape(VectorOperators.B2I, I, 0);
-    }
-
-    private static FloatVector f(IntVector v) {
-        return (FloatVector) v.convert(VectorOperators.I2F, 0);
-    }
-
-    private static FloatVector q1(IntVector a, IntVector h) {
-        return f(a.and(15).or(h.and(3).lanewise(VectorOperators.LSHL, 4)));
-    }
-
-    private static FloatVector q2(IntVector b, IntVector h) {
-        return f(b.and(15).or(h.and(12).lanewise(VectorOperators.LSHL, 2)));
-    }
-
-    private static FloatVector q3(IntVector a, IntVector h) {
-        return f(a.lanewise(VectorOperators.ASHR, 4).and(15).or(h.and(48)));
-    }
-
-    private static FloatVector q4(IntVector b, IntVector h) {
-        return f(b.lanewise(VectorOperators.ASHR, 4).and(15).or(h.lanewise(VectorOperators.ASHR, 2).and(48)));
-    }
-
     @Override
-    public void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                        float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
-        for (int r = 0; r < rows; r++) {
-            long p = off + r * rowBytes;
-            FloatVector acc = FloatVector.zero(F8);
-            float offset = 0f;
-            for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += PREP) {
-                float d = Float.float16ToFloat(w.get(SHORT, p + 208));
-                float corr = 0f;
-                for (int h = 0; h < 2; h++) {
-                    long ql = p + 64 * h, qh = p + 128 + 32 * h;
-                    long sc = w.get(LONG, p + 192 + 8 * h);
-                    int xo = x + 128 * h;
-                    for (int is = 0; is < 2; is++) {
-                        int l = 16 * is;
-                        IntVector a0 = load(w, ql + l), b0 = load(w, ql + 32 + l), h0 = load(w, qh + l);
-                        IntVector a1 = load(w, ql + l + 8), b1 = load(w, ql + 40 + l), h1 = load(w, qh + l + 8);
-                        FloatVector s1 = q1(a0, h0).mul(FloatVector.fromArray(F8, xp, xo + l));
-                        s1 = q1(a1, h1).fma(FloatVector.fromArray(F8, xp, xo + l + 8), s1);
-                        FloatVector s2 = q2(b0, h0).mul(FloatVector.fromArray(F8, xp, xo + 32 + l));
-                        s2 = q2(b1, h1).fma(FloatVector.fromArray(F8, xp, xo + 40 + l), s2);
-                        FloatVector s3 = q3(a0, h0).mul(FloatVector.fromArray(F8, xp, xo + 64 + l));
-                        s3 = q3(a1, h1).fma(FloatVector.fromArray(F8, xp, xo + 72 + l), s3);
-                        FloatVector s4 = q4(b0, h0).mul(FloatVector.fromArray(F8, xp, xo + 96 + l));
-                        s4 = q4(b1, h1).fma(FloatVector.fromArray(F8, xp, xo + 104 + l), s4);
-                        acc = s1.fma(FloatVector.broadcast(F8, d * (byte) (sc >>> 8 * is)), acc);
-                        acc = s2.fma(FloatVector.broadcast(F8, d * (byte) (sc >>> 8 * (is + 2))), acc);
-                        acc = s3.fma(FloatVector.broadcast(F8, d * (byte) (sc >>> 8 * (is + 4))), acc);
-                        acc = s4.fma(FloatVector.broadcast(F8, d * (byte) (sc >>> 8 * (is + 6))), acc);
-                    }
-                    for (int k = 0; k < 8; k++) corr += (byte) (sc >>> 8 * k) * xp[x + QK + 8 * h + k];
-                }
-                offset += d * corr;
-            }
-            out[outOff + r] = sumLanes(acc, scratch) - 32f * offset;
+        FloatVector acc = FloatVector.zero(F8);
+        // One flat loop over quarters (4 per super-block): see Q4_KKernel on why nothing is nested.
+        for (int c = 0; c < 4 * nb; c++) {
+            int k = c & 3;
+            long p = p0 + (long) (c >> 2) * BYTES;
+            int x = xpOff + (c >> 2) * PREP;
+            float d = Float.float16ToFloat(w.get(SHORT, p + 208));
+            int h = k >> 1, l = 16 * (k & 1);
+            long ql = p + 64 * h + l, qh = p + 128 + 32 * h + l;
+            long sc = w.get(LONG, p + 192 + 8 * h) >>> 8 * (k & 1);
+            int xo = x + 128 * h + l;
+            IntVector a0 = (IntVector) ByteVector.fromMemorySegment(B, w, ql, LE).convertShape(B2I, I, 0);
+            IntVector b0 = (IntVector) ByteVector.fromMemorySegment(B, w, ql + 32, LE).convertShape(B2I, I, 0);
+            IntVector h0 = (IntVector) ByteVector.fromMemorySegment(B, w, qh, LE).convertShape(B2I, I, 0);
+            IntVector a1 = (IntVector) ByteVector.fromMemorySegment(B, w, ql + 8, LE).convertShape(B2I, I, 0);
+            IntVector b1 = (IntVector) ByteVector.fromMemorySegment(B, w, ql + 40, LE).convertShape(B2I, I, 0);
+            IntVector h1 = (IntVector) ByteVector.fromMemorySegment(B, w, qh + 8, LE).convertShape(B2I, I, 0);
+            // q1 = low nibble of ql[l] | bits 0-1 of qh << 4; q2 = low nibble of ql[l+32] | bits 2-3 << 2;
+            // q3 = high nibble of ql[l] | bits 4-5; q4 = high nibble of ql[l+32] | bits 6-7 >> 2
+            FloatVector s1 = ((FloatVector) a0.and(15).or(h0.and(3).lanewise(LSHL, 4)).convert(I2F, 0))
+                    .mul(FloatVector.fromArray(F8, xp, xo));
+            s1 = ((FloatVector) a1.and(15).or(h1.and(3).lanewise(LSHL, 4)).convert(I2F, 0))
+                    .fma(FloatVector.fromArray(F8, xp, xo + 8), s1);
+            FloatVector s2 = ((FloatVector) b0.and(15).or(h0.and(12).lanewise(LSHL, 2)).convert(I2F, 0))
+                    .mul(FloatVector.fromArray(F8, xp, xo + 32));
+            s2 = ((FloatVector) b1.and(15).or(h1.and(12).lanewise(LSHL, 2)).convert(I2F, 0))
+                    .fma(FloatVector.fromArray(F8, xp, xo + 40), s2);
+            FloatVector s3 = ((FloatVector) a0.lanewise(ASHR, 4).and(15).or(h0.and(48)).convert(I2F, 0))
+                    .mul(FloatVector.fromArray(F8, xp, xo + 64));
+            s3 = ((FloatVector) a1.lanewise(ASHR, 4).and(15).or(h1.and(48)).convert(I2F, 0))
+                    .fma(FloatVector.fromArray(F8, xp, xo + 72), s3);
+            FloatVector s4 = ((FloatVector) b0.lanewise(ASHR, 4).and(15).or(h0.lanewise(ASHR, 2).and(48)).convert(I2F, 0))
+                    .mul(FloatVector.fromArray(F8, xp, xo + 96));
+            s4 = ((FloatVector) b1.lanewise(ASHR, 4).and(15).or(h1.lanewise(ASHR, 2).and(48)).convert(I2F, 0))
+                    .fma(FloatVector.fromArray(F8, xp, xo + 104), s4);
+            acc = s1.fma(FloatVector.broadcast(F8, d * (byte) sc), acc);
+            acc = s2.fma(FloatVector.broadcast(F8, d * (byte) (sc >>> 16)), acc);
+            acc = s3.fma(FloatVector.broadcast(F8, d * (byte) (sc >>> 32)), acc);
+            acc = s4.fma(FloatVector.broadcast(F8, d * (byte) (sc >>> 48)), acc);
         }
+        float offset = 0f;
+        for (int b = 0; b < nb; b++) {
+            long p = p0 + (long) b * BYTES;
+            int x = xpOff + b * PREP + QK;
+            long sc0 = w.get(LONG, p + 192), sc1 = w.get(LONG, p + 200);
+            float corr = 0f;
+            for (int k = 0; k < 8; k++) corr += (byte) (sc0 >>> 8 * k) * xp[x + k];
+            for (int k = 0; k < 8; k++) corr += (byte) (sc1 >>> 8 * k) * xp[x + 8 + k];
+            offset += Float.float16ToFloat(w.get(SHORT, p + 208)) * corr;
+        }
+        return sumLanes(acc, scratch) - 32f * offset;
     }
 }

@@ -37,23 +37,19 @@ final class Q8_0Kernel extends RowKernel {
     }
 
     @Override
-    public void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                        float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
-        for (int r = 0; r < rows; r++) {
-            long p = off + r * rowBytes;
-            FloatVector acc = FloatVector.zero(F8);
-            for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += QK) {
-                float d = Float.float16ToFloat(w.get(SHORT, p));
-                IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
-                FloatVector s = lane(q, 0).mul(FloatVector.fromArray(F8, xp, x));
-                s = lane(q, 1).fma(FloatVector.fromArray(F8, xp, x + 8), s);
-                s = lane(q, 2).fma(FloatVector.fromArray(F8, xp, x + 16), s);
-                s = lane(q, 3).fma(FloatVector.fromArray(F8, xp, x + 24), s);
-                acc = s.fma(FloatVector.broadcast(F8, d), acc);
-            }
-            out[outOff + r] = sumLanes(acc, scratch);
+        FloatVector acc = FloatVector.zero(F8);
+        for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += QK) {
+            float d = Float.float16ToFloat(w.get(SHORT, p));
+            IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
+            FloatVector s = lane(q, 0).mul(FloatVector.fromArray(F8, xp, x));
+            s = lane(q, 1).fma(FloatVector.fromArray(F8, xp, x + 8), s);
+            s = lane(q, 2).fma(FloatVector.fromArray(F8, xp, x + 16), s);
+            s = lane(q, 3).fma(FloatVector.fromArray(F8, xp, x + 24), s);
+            acc = s.fma(FloatVector.broadcast(F8, d), acc);
         }
+        return sumLanes(acc, scratch);
     }
 
     /** Tiles of four x: each block is decoded once into four float vectors and used for all four. */
@@ -63,28 +59,33 @@ final class Q8_0Kernel extends RowKernel {
         int nb = n / QK;
         int j = 0;
         for (; j + 4 <= nx; j += 4) {
-            int x0 = xpOff + j * xpStride, x1 = x0 + xpStride, x2 = x1 + xpStride, x3 = x2 + xpStride;
             for (int r = 0; r < rows; r++) {
-                long p = off + r * rowBytes;
-                FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
-                for (int b = 0, o = 0; b < nb; b++, p += BYTES, o += QK) {
-                    float d = Float.float16ToFloat(w.get(SHORT, p));
-                    IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
-                    FloatVector q0 = lane(q, 0), q1 = lane(q, 1), q2 = lane(q, 2), q3 = lane(q, 3);
-                    c0 = dot4(q0, q1, q2, q3, xp, x0 + o).fma(FloatVector.broadcast(F8, d), c0);
-                    c1 = dot4(q0, q1, q2, q3, xp, x1 + o).fma(FloatVector.broadcast(F8, d), c1);
-                    c2 = dot4(q0, q1, q2, q3, xp, x2 + o).fma(FloatVector.broadcast(F8, d), c2);
-                    c3 = dot4(q0, q1, q2, q3, xp, x3 + o).fma(FloatVector.broadcast(F8, d), c3);
-                }
-                int o = outOff + j * outStride + r;
-                out[o] = sumLanes(c0, scratch);
-                out[o + outStride] = sumLanes(c1, scratch);
-                out[o + 2 * outStride] = sumLanes(c2, scratch);
-                out[o + 3 * outStride] = sumLanes(c3, scratch);
+                tile4(w, off + r * rowBytes, nb, xp, xpOff + j * xpStride, xpStride, out, outOff + j * outStride + r,
+                        outStride, scratch);
             }
         }
         if (j < nx) super.dotRowsBatch(w, off, rowBytes, rows, n, xp, xpOff + j * xpStride, xpStride, nx - j,
                 out, outOff + j * outStride, outStride, scratch);
+    }
+
+    /** One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are those of {@link #dot}. */
+    private static void tile4(MemorySegment w, long p, int nb, float[] xp, int x0, int xStride, float[] out, int o,
+                              int outStride, float[] scratch) {
+        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
+        for (int b = 0, xo = 0; b < nb; b++, p += BYTES, xo += QK) {
+            float d = Float.float16ToFloat(w.get(SHORT, p));
+            IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
+            FloatVector q0 = lane(q, 0), q1 = lane(q, 1), q2 = lane(q, 2), q3 = lane(q, 3);
+            c0 = dot4(q0, q1, q2, q3, xp, x0 + xo).fma(FloatVector.broadcast(F8, d), c0);
+            c1 = dot4(q0, q1, q2, q3, xp, x1 + xo).fma(FloatVector.broadcast(F8, d), c1);
+            c2 = dot4(q0, q1, q2, q3, xp, x2 + xo).fma(FloatVector.broadcast(F8, d), c2);
+            c3 = dot4(q0, q1, q2, q3, xp, x3 + xo).fma(FloatVector.broadcast(F8, d), c3);
+        }
+        out[o] = sumLanes(c0, scratch);
+        out[o + outStride] = sumLanes(c1, scratch);
+        out[o + 2 * outStride] = sumLanes(c2, scratch);
+        out[o + 3 * outStride] = sumLanes(c3, scratch);
     }
 
     private static FloatVector dot4(FloatVector q0, FloatVector q1, FloatVector q2, FloatVector q3, float[] xp, int x) {

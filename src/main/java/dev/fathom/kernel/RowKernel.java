@@ -28,7 +28,10 @@ public abstract class RowKernel {
     static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    /** Floats of per-thread scratch every kernel may use at {@code scratch[0 .. SCRATCH_LANES)} (lane sums). */
+    /**
+     * Per-thread scratch layout: {@code scratch[0 .. SCRATCH_LANES)} for lane sums, then room for one decoded row
+     * (the caller sizes it {@code SCRATCH_LANES + maxRowLength}).
+     */
     static final int SCRATCH_LANES = 64;
 
     private final TensorType type;
@@ -51,17 +54,21 @@ public abstract class RowKernel {
         System.arraycopy(x, xOff, dst, dstOff, n);
     }
 
-    /** Scratch floats (beyond {@link #SCRATCH_LANES}) a call needs for rows of {@code n} values. */
-    public int scratchLength(int n) {
-        return 0;
-    }
-
     /**
      * {@code out[outOff + r] = row r . x} for {@code r < rows}, row r starting at byte {@code off + r * rowBytes} of
      * {@code w} and holding {@code n} values; x is the prepared vector at {@code xp[xpOff ..]}.
      */
-    public abstract void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                                 float[] xp, int xpOff, float[] out, int outOff, float[] scratch);
+    public final void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
+                              float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+        for (int r = 0; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xp, xpOff, scratch);
+    }
+
+    /**
+     * The dot product of the row of {@code n} values at byte {@code p} of {@code w} with the prepared vector at
+     * {@code xp[xpOff ..]}. One row per call on purpose: the method is small enough to be JIT-compiled from its
+     * invocation count and inlined whole (a loop over many rows would only get on-stack replacement).
+     */
+    protected abstract float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch);
 
     /**
      * The batched form: for each of {@code nx} prepared vectors {@code j} at {@code xp[xpOff + j * xpStride ..]},
@@ -73,9 +80,7 @@ public abstract class RowKernel {
                              int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
         for (int r = 0; r < rows; r++) {
             long o = off + r * rowBytes;
-            for (int j = 0; j < nx; j++) {
-                dotRows(w, o, rowBytes, 1, n, xp, xpOff + j * xpStride, out, outOff + j * outStride + r, scratch);
-            }
+            for (int j = 0; j < nx; j++) out[outOff + j * outStride + r] = dot(w, o, n, xp, xpOff + j * xpStride, scratch);
         }
     }
 
