@@ -84,30 +84,50 @@ final class Q4_0Kernel extends RowKernel {
                 out, outOff + j * outStride, outStride, scratch);
     }
 
-    /** One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are those of {@link #dot}. */
+    /**
+     * One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are
+     * those of {@link #dot}. Written flat: C2 boxes vectors passed to helpers it does not inline.
+     */
     private static void tile4(MemorySegment w, long p, int nb, float[] xp, int x0, int xStride, float[] out, int o,
                               int outStride, float[] scratch) {
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
         for (int b = 0, xo = 0; b < nb; b++, p += BYTES, xo += PREP) {
-            float d = Float.float16ToFloat(w.get(SHORT, p));
-            IntVector v0 = load(w, p + 2), v1 = load(w, p + 10);
-            FloatVector q0 = f(v0.and(15)), q1 = f(v1.and(15)), q2 = f(v0.and(0xF0)), q3 = f(v1.and(0xF0));
-            c0 = dot4(q0, q1, q2, q3, xp, x0 + xo).fma(FloatVector.broadcast(F8, d), c0);
-            c1 = dot4(q0, q1, q2, q3, xp, x1 + xo).fma(FloatVector.broadcast(F8, d), c1);
-            c2 = dot4(q0, q1, q2, q3, xp, x2 + xo).fma(FloatVector.broadcast(F8, d), c2);
-            c3 = dot4(q0, q1, q2, q3, xp, x3 + xo).fma(FloatVector.broadcast(F8, d), c3);
+            FloatVector d = FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p)));
+            IntVector v0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(VectorOperators.B2I, I, 0);
+            IntVector v1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 10, LE).convertShape(VectorOperators.B2I, I, 0);
+            FloatVector q0 = (FloatVector) v0.and(15).convert(VectorOperators.I2F, 0);
+            FloatVector q1 = (FloatVector) v1.and(15).convert(VectorOperators.I2F, 0);
+            FloatVector q2 = (FloatVector) v0.and(0xF0).convert(VectorOperators.I2F, 0);
+            FloatVector q3 = (FloatVector) v1.and(0xF0).convert(VectorOperators.I2F, 0);
+            int a = x0 + xo;
+            FloatVector s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
+            c0 = s.fma(d, c0);
+            a = x1 + xo;
+            s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
+            c1 = s.fma(d, c1);
+            a = x2 + xo;
+            s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
+            c2 = s.fma(d, c2);
+            a = x3 + xo;
+            s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
+            c3 = s.fma(d, c3);
         }
         out[o] = sumLanes(c0, scratch);
         out[o + outStride] = sumLanes(c1, scratch);
         out[o + 2 * outStride] = sumLanes(c2, scratch);
         out[o + 3 * outStride] = sumLanes(c3, scratch);
-    }
-
-    private static FloatVector dot4(FloatVector q0, FloatVector q1, FloatVector q2, FloatVector q3, float[] xp, int x) {
-        FloatVector s = q0.fma(FloatVector.fromArray(F8, xp, x), FloatVector.fromArray(F8, xp, x + 32));
-        s = q1.fma(FloatVector.fromArray(F8, xp, x + 8), s);
-        s = q2.fma(FloatVector.fromArray(F8, xp, x + 16), s);
-        return q3.fma(FloatVector.fromArray(F8, xp, x + 24), s);
     }
 }
