@@ -1,0 +1,62 @@
+package dev.fathom.server;
+
+import dev.fathom.FathomException;
+import dev.fathom.chat.ChatTemplate;
+import dev.fathom.engine.Engine;
+import dev.fathom.gguf.GgufFile;
+import dev.fathom.model.DeepSeekModel;
+import dev.fathom.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A loaded model as the server serves it: its id, the engine running it, its tokenizer and chat template.
+ *
+ * @param template      the model's chat template, or null when it has none ({@code /chat/completions} then answers 400)
+ * @param templateError why there is no template
+ * @param reasoning     the template opens a {@code <think>} block itself (R1 and its distills)
+ */
+public record ServedModel(String id, long created, Engine engine, Tokenizer tokenizer, ChatTemplate template,
+                          String templateError, boolean reasoning, AutoCloseable file) implements AutoCloseable {
+
+    /** Opens a GGUF model and starts its engine; the model's id is its {@code general.name}, else the file name. */
+    public static ServedModel load(Path path, Engine.Options options) throws IOException {
+        GgufFile file = GgufFile.open(path);
+        try {
+            DeepSeekModel model = DeepSeekModel.load(file);
+            Tokenizer tokenizer = Tokenizer.fromGguf(file);
+            ChatTemplate template = null;
+            String error = null;
+            try {
+                template = ChatTemplate.fromGguf(file.metadata(), tokenizer);
+            } catch (FathomException e) {
+                error = e.getMessage();
+            }
+            String name = file.metadata().findString("general.name").filter(n -> !n.isBlank())
+                    .orElse(path.getFileName().toString().replaceFirst("(?i)\\.gguf$", ""));
+            Engine engine = new Engine(model, tokenizer, options);
+            return new ServedModel(name, System.currentTimeMillis() / 1000, engine, tokenizer, template, error,
+                    template != null && opensThink(template), file);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    /** Whether the template's generation prompt ends inside an opened {@code <think>} (so the output holds only {@code </think>}). */
+    static boolean opensThink(ChatTemplate t) {
+        try {
+            String p = t.render(java.util.List.of(dev.fathom.chat.ChatMessage.user("x")), true).stripTrailing();
+            return p.endsWith("<think>");
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        engine.close();
+        file.close();
+    }
+}
