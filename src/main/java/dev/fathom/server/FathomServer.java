@@ -90,10 +90,10 @@ public final class FathomServer implements AutoCloseable {
                 error(ctx, new ApiException(500, "server_error", null, "internal_error", "internal server error"));
             });
             cfg.routes.error(404, "*", ctx -> {
-                if (ctx.result() == null) error(ctx, new ApiException(404, "invalid_request_error", null, "not_found", "no such endpoint: " + ctx.method() + " " + ctx.path()));
+                error(ctx, new ApiException(404, "invalid_request_error", null, "not_found", "no such endpoint: " + ctx.method() + " " + ctx.path()));
             });
             cfg.routes.error(405, "*", ctx -> {
-                if (ctx.result() == null) error(ctx, new ApiException(405, "invalid_request_error", null, "method_not_allowed", "method " + ctx.method() + " is not allowed on " + ctx.path()));
+                error(ctx, new ApiException(405, "invalid_request_error", null, "method_not_allowed", "method " + ctx.method() + " is not allowed on " + ctx.path()));
             });
             cfg.routes.after(ctx -> {
                 String p = ctx.path().startsWith("/v1/") ? ctx.path().substring(3) : ctx.path();
