@@ -205,6 +205,7 @@ public final class ChatTemplate {
         return v;
     }
 
+    @SuppressWarnings("serial")
     private static final class JsonMap extends LinkedHashMap<String, Object> {
         @Override
         public String toString() {
@@ -212,6 +213,7 @@ public final class ChatTemplate {
         }
     }
 
+    @SuppressWarnings("serial")
     private static final class JsonList extends ArrayList<Object> {
         @Override
         public String toString() {
