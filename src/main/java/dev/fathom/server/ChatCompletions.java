@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatMessage;
+import dev.fathom.chat.ReasoningParser;
 import dev.fathom.engine.GenerationEvent;
 import dev.fathom.engine.GenerationRequest;
 import dev.fathom.engine.GenerationResult;
@@ -29,7 +30,8 @@ final class ChatCompletions implements FathomServer.Shape {
     private final ServedModel model;
     private final String id = FathomServer.newId("chatcmpl-");
     private final long created = System.currentTimeMillis() / 1000;
-    private Reasoning split;
+    /** Splits reasoning from content for reasoning models; null for the others. */
+    private ReasoningParser split;
     private boolean logprobs;
     private boolean roleSent;
     private int reasoningTokens;
@@ -73,7 +75,7 @@ final class ChatCompletions implements FathomServer.Shape {
         boolean includeUsage = so != null && Boolean.TRUE.equals(Fields.bool(so, "include_usage", "stream_options.include_usage"));
         GenerationRequest r = server.generationRequest(b, ids, model.engine().contextLength(),
                 logprobs ? (top == null ? 0 : top.intValue()) : -1);
-        split = Reasoning.forPrompt(model.reasoning(), prompt);
+        split = model.reasoning() ? new ReasoningParser(prompt.lastIndexOf(ReasoningParser.OPEN) > prompt.lastIndexOf(ReasoningParser.CLOSE)) : null;
         server.run(ctx, model, r, stream, includeUsage, this);
     }
 
@@ -163,45 +165,50 @@ final class ChatCompletions implements FathomServer.Shape {
         return c;
     }
 
-    @Override
-    public List<ObjectNode> chunks(GenerationEvent.Output o) {
-        Reasoning.Part p = split.feed(o.text());
-        count(p, o.tokens().size());
-        if (p.reasoning().isEmpty() && p.content().isEmpty() && !(logprobs && !o.tokens().isEmpty()) && roleSent) return List.of();
-        return List.of(chunk(p.reasoning().isEmpty() ? null : p.reasoning(),
-                p.content().isEmpty() && !p.reasoning().isEmpty() ? null : p.content(), o.tokens(), null));
+    /** Splits new text into (reasoning, content); counts the step's tokens as reasoning when it was. */
+    private String[] split(String text, int tokens, boolean last) {
+        if (split == null) {
+            content.append(text);
+            return new String[] {"", text};
+        }
+        int before = split.reasoningTokens();
+        StringBuilder r = new StringBuilder(), c = new StringBuilder();
+        List<ReasoningParser.Delta> deltas = new ArrayList<>(split.feed(text));
+        if (last) deltas.addAll(split.finish());
+        if (split.reasoningTokens() > before) reasoningTokens += tokens;
+        for (ReasoningParser.Delta d : deltas) (d.kind() == ReasoningParser.Kind.REASONING ? r : c).append(d.text());
+        reasoning.append(r);
+        content.append(c);
+        return new String[] {r.toString(), c.toString()};
     }
 
-    private void count(Reasoning.Part p, int tokens) {
-        reasoning.append(p.reasoning());
-        content.append(p.content());
-        if (!p.reasoning().isEmpty() || (p.content().isEmpty() && split.inReasoning())) reasoningTokens += tokens;
+    @Override
+    public List<ObjectNode> chunks(GenerationEvent.Output o) {
+        String[] p = split(o.text(), o.tokens().size(), false);
+        boolean hasLogprobs = logprobs && !o.tokens().isEmpty();
+        if (p[0].isEmpty() && p[1].isEmpty() && !hasLogprobs && roleSent) return List.of();
+        return List.of(chunk(p[0].isEmpty() ? null : p[0], p[1].isEmpty() && !p[0].isEmpty() ? null : p[1], o.tokens(), null));
     }
 
     @Override
     public List<ObjectNode> finalChunks(GenerationResult r) {
-        Reasoning.Part p = split.flush();
-        count(p, 0);
+        String[] p = split("", 0, true);
         List<ObjectNode> out = new ArrayList<>();
-        if (!p.reasoning().isEmpty() || !p.content().isEmpty()) {
-            out.add(chunk(p.reasoning().isEmpty() ? null : p.reasoning(), p.content().isEmpty() ? null : p.content(), List.of(), null));
-        }
+        if (!p[0].isEmpty() || !p[1].isEmpty()) out.add(chunk(p[0].isEmpty() ? null : p[0], p[1].isEmpty() ? null : p[1], List.of(), null));
         out.add(chunk(null, "", List.of(), FathomServer.finishReason(r)));
         return out;
     }
 
+    /** After the events went through {@link #chunks} and {@link #finalChunks}. */
     @Override
     public ObjectNode response(GenerationResult r) {
-        count(split.feed(r.text()), r.tokens().size());
-        count(split.flush(), 0);
-        if (reasoning.isEmpty() && model.reasoning()) reasoningTokens = 0;
         ObjectNode c = server.envelope(id, "chat.completion", model, created);
         ObjectNode choice = c.putArray("choices").addObject();
         choice.put("index", 0);
         ObjectNode msg = choice.putObject("message");
         msg.put("role", "assistant");
         msg.put("content", content.toString());
-        if (split.enabled()) msg.put("reasoning_content", reasoning.isEmpty() ? null : reasoning.toString());
+        if (split != null) msg.put("reasoning_content", reasoning.isEmpty() ? null : reasoning.toString());
         if (logprobs) server.chatLogprobs(choice.putObject("logprobs").putArray("content"), r.tokens());
         else choice.putNull("logprobs");
         choice.put("finish_reason", FathomServer.finishReason(r));

@@ -115,7 +115,7 @@ final class Completions implements FathomServer.Shape {
 
     @Override
     public ObjectNode response(GenerationResult r) {
-        textOffset = 0;
+        textOffset = 0; // chunks() advanced it
         ObjectNode c = chunk(r.text(), r.tokens(), FathomServer.finishReason(r));
         c.set("usage", usage(r));
         return c;

@@ -349,7 +349,7 @@ public final class FathomServer implements AutoCloseable {
         /** The final chunk(s) carrying the finish reason. */
         List<ObjectNode> finalChunks(GenerationResult r);
 
-        /** The whole response for a non-streaming request. */
+        /** The whole response for a non-streaming request (after its events went through chunks and finalChunks). */
         ObjectNode response(GenerationResult r);
 
         ObjectNode usage(GenerationResult r);
@@ -376,16 +376,23 @@ public final class FathomServer implements AutoCloseable {
             events.add(e);
         });
         if (!stream) {
-            GenerationResult res;
             try {
-                res = g.result().get();
-            } catch (Exception e) {
+                while (true) {
+                    GenerationEvent e = events.take();
+                    if (e instanceof GenerationEvent.Output o) shape.chunks(o);
+                    else if (e instanceof GenerationEvent.Finished f) {
+                        GenerationResult fr = f.result();
+                        if (fr.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", fr.error());
+                        shape.finalChunks(fr);
+                        sendJson(ctx, shape.response(fr));
+                        return;
+                    }
+                }
+            } catch (InterruptedException e) {
                 g.cancel();
-                throw new IllegalStateException(e);
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
             }
-            if (res.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", res.error());
-            sendJson(ctx, shape.response(res));
-            return;
         }
         var res = ctx.res();
         res.setStatus(200);

@@ -2,6 +2,7 @@ package dev.fathom.server;
 
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatTemplate;
+import dev.fathom.chat.ReasoningParser;
 import dev.fathom.engine.Engine;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.model.DeepSeekModel;
@@ -15,7 +16,8 @@ import java.nio.file.Path;
  *
  * @param template      the model's chat template, or null when it has none ({@code /chat/completions} then answers 400)
  * @param templateError why there is no template
- * @param reasoning     the template opens a {@code <think>} block itself (R1 and its distills)
+ * @param reasoning     a reasoning model (R1 and its distills): its template opens {@code <think>} or handles
+ *                      {@code </think>}; its answers get {@code reasoning_content}
  */
 public record ServedModel(String id, long created, Engine engine, Tokenizer tokenizer, ChatTemplate template,
                           String templateError, boolean reasoning, AutoCloseable file) implements AutoCloseable {
@@ -37,7 +39,7 @@ public record ServedModel(String id, long created, Engine engine, Tokenizer toke
                     .orElse(path.getFileName().toString().replaceFirst("(?i)\\.gguf$", ""));
             Engine engine = new Engine(model, tokenizer, options);
             return new ServedModel(name, System.currentTimeMillis() / 1000, engine, tokenizer, template, error,
-                    template != null && opensThink(template), file);
+                    template != null && (opensThink(template) || template.source().contains(ReasoningParser.CLOSE)), file);
         } catch (RuntimeException e) {
             file.close();
             throw e;
