@@ -51,7 +51,17 @@ final class ServeCommand implements Callable<Integer> {
         if (key != null && key.isEmpty()) key = null;
         ServerConfig config = new ServerConfig(host, port, key, parallel, ctx, queue, 5000);
         Path path = model.resolve(err);
-        FathomServer server = new FathomServer(config).start();
+        FathomServer server;
+        try {
+            server = new FathomServer(config).start();
+        } catch (RuntimeException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof java.net.BindException b) {
+                    throw new dev.fathom.FathomException("cannot listen on " + host + ":" + port + ": " + b.getMessage());
+                }
+            }
+            throw e;
+        }
         err.println("fathom: listening on http://" + host + ":" + server.port() + " (loading " + path + ")");
         err.flush();
         CountDownLatch stopped = new CountDownLatch(1);

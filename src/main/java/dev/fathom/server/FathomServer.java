@@ -50,6 +50,7 @@ public final class FathomServer implements AutoCloseable {
     static final Set<String> ENDPOINTS = Set.of("/health", "/models", "/completions", "/chat/completions", "/tokenize",
             "/detokenize", "/metrics");
 
+    static final long IDLE_TIMEOUT_MILLIS = 30 * 60_000L;
     final ServerConfig config;
     final ObjectMapper json = new ObjectMapper();
     final ServerMetrics metrics;
@@ -101,6 +102,10 @@ public final class FathomServer implements AutoCloseable {
             });
         });
         app.start();
+        // Jetty closes connections idle for 30 s; a non-streaming generation may write nothing for longer.
+        for (var c : app.jettyServer().server().getConnectors()) {
+            if (c instanceof org.eclipse.jetty.server.AbstractConnector a) a.setIdleTimeout(IDLE_TIMEOUT_MILLIS);
+        }
         return this;
     }
 
@@ -109,6 +114,10 @@ public final class FathomServer implements AutoCloseable {
             if (method.equals("get")) cfg.routes.get(p, h);
             else cfg.routes.post(p, h);
         }
+    }
+
+    long idleTimeoutMillis() {
+        return ((org.eclipse.jetty.server.AbstractConnector) app.jettyServer().server().getConnectors()[0]).getIdleTimeout();
     }
 
     /** The port it listens on (the one chosen when configured as 0). */

@@ -51,6 +51,7 @@ class ServerBehaviourTest {
             loaded.join();
             assertEquals(200, get(s, "/health").status());
             assertEquals(200, get(s, "/v1/health").status());
+            assertEquals(FathomServer.IDLE_TIMEOUT_MILLIS, s.idleTimeoutMillis(), "long non-streaming generations are not cut by Jetty's idle timeout");
         }
     }
 
