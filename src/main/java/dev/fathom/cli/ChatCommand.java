@@ -71,8 +71,8 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (maxTokens < 1) throw new FathomException("-n must be >= 1, got " + maxTokens);
         boolean dim = color != null ? color : System.console() != null && input == System.in;
-        try (GgufFile file = GgufFile.open(model.resolve(err))) {
-            DeepSeekModel m = DeepSeekModel.load(file);
+        try (GgufFile file = GgufFile.open(model.resolve(err));
+             DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
             Tokenizer tokenizer = Tokenizer.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file.metadata(), tokenizer);
             boolean reasoningModel = template.source().contains(ReasoningParser.CLOSE);

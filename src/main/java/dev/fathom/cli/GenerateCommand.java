@@ -59,8 +59,8 @@ final class GenerateCommand implements Callable<Integer> {
         if (ctx <= 0) throw new dev.fathom.FathomException("--ctx must be positive, got " + ctx);
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong() >>> 1;
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, s);
-        try (GgufFile file = GgufFile.open(model.resolve(err))) {
-            DeepSeekModel m = DeepSeekModel.load(file);
+        try (GgufFile file = GgufFile.open(model.resolve(err));
+             DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
             Tokenizer tokenizer = Tokenizer.fromGguf(file);
             int context = Math.min(ctx, m.config().maxPositionEmbeddings());
             int[] ids = tokenizer.encode(prompt);

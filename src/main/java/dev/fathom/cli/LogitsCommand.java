@@ -47,8 +47,8 @@ final class LogitsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (greedy < 0) throw new FathomException("--greedy must be >= 0, got " + greedy);
         String text = Files.readString(promptFile);
-        try (GgufFile file = GgufFile.open(model.resolve(spec.commandLine().getErr()))) {
-            DeepSeekModel m = DeepSeekModel.load(file);
+        try (GgufFile file = GgufFile.open(model.resolve(spec.commandLine().getErr()));
+             DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
             int[] tokens = Tokenizer.fromGguf(file).encode(text);
             int ctx = tokens.length + greedy;
             if (ctx > m.config().maxPositionEmbeddings()) {

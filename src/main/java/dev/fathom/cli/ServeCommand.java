@@ -70,7 +70,7 @@ final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }));
         try {
-            ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue))).join();
+            ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue), model.threads())).join();
             err.println("fathom: serving " + m.id() + " (context " + m.engine().contextLength() + ", parallel " + parallel
                     + (m.template() == null ? ", no chat template: /chat/completions disabled" : "") + ")");
             err.flush();

@@ -5,14 +5,46 @@ import dev.fathom.tensor.Tensor;
 /**
  * The numeric primitives of a forward pass. Weights stay in their stored type: the matrix-vector products decode
  * them block by block as they go. An instance may keep scratch buffers, so it belongs to one sequence / thread.
- * {@link #scalar(int)} gives the plain-Java reference implementation; faster ones (Vector API, threads) implement
- * the same interface.
+ * {@link #scalar(int)} gives the plain-Java reference implementation; {@link #vector(int, int)} the fast one
+ * (Vector API, fused dequantise-and-dot per {@linkplain RowKernels tensor type}, products split by output rows
+ * over worker threads).
+ *
+ * <p>Using it from a model: create one instance per sequence state ({@code Kernels.vector(maxRowLength, threads)},
+ * or {@link #vector(int, WorkerPool)} to share one pool of threads between states), then
+ * <ul>
+ *   <li>decode: {@link #matvec} per weight, exactly as with the scalar kernels;</li>
+ *   <li>prefill / batches: {@link #matmul} with the token rows of activations stored at a fixed stride
+ *       ({@code xs[xOff + t * xStride ..]}) and outputs likewise ({@code out[outOff + t * outStride + r]}): each
+ *       weight block is decoded once for several tokens.</li>
+ * </ul>
+ * Activations are float32 and are never quantised; weights are dequantised exactly and multiplied in float32
+ * (results differ from the scalar path only by float reassociation). For the vector kernels, the value computed for
+ * one (weight row, x) pair does not depend on the other rows or x of the call nor on the thread count:
+ * {@code matmul} of a batch gives the bits of {@code matvec} of each x alone.
  */
-public interface Kernels {
+public interface Kernels extends AutoCloseable {
 
     /** Scalar kernels able to decode weight rows up to {@code maxRowLength} values. */
     static Kernels scalar(int maxRowLength) {
         return new ScalarKernels(maxRowLength);
+    }
+
+    /**
+     * Vector API kernels for rows up to {@code maxRowLength} values, with their own pool of {@code threads}
+     * participants (the calling thread plus {@code threads - 1} daemon workers); {@link #close} stops the workers.
+     */
+    static Kernels vector(int maxRowLength, int threads) {
+        return new VectorKernels(maxRowLength, new WorkerPool(threads), true);
+    }
+
+    /** Vector API kernels on all available processors. */
+    static Kernels vector(int maxRowLength) {
+        return vector(maxRowLength, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** Vector API kernels sharing {@code pool} (not closed by {@link #close}); one product at a time runs on it. */
+    static Kernels vector(int maxRowLength, WorkerPool pool) {
+        return new VectorKernels(maxRowLength, pool, false);
     }
 
     /**
@@ -21,6 +53,16 @@ public interface Kernels {
      * consecutive row ranges).
      */
     void matvec(Tensor w, long firstRow, int rows, float[] x, int xOff, float[] out, int outOff);
+
+    /**
+     * The batched product of {@code nx} activation vectors: for {@code t < nx} and {@code r < rows},
+     * {@code out[outOff + t * outStride + r] = W[firstRow + r] . xs[xOff + t * xStride ..]}. The same as {@code nx}
+     * calls of {@link #matvec}; implementations reuse each decoded weight block across the vectors.
+     */
+    default void matmul(Tensor w, long firstRow, int rows, float[] xs, int xOff, int xStride, int nx,
+                        float[] out, int outOff, int outStride) {
+        for (int t = 0; t < nx; t++) matvec(w, firstRow, rows, xs, xOff + t * xStride, out, outOff + t * outStride);
+    }
 
     /**
      * The transposed product: {@code out[outOff + j] = sum_r x[xOff + r] * W[firstRow + r][j]} for
@@ -34,6 +76,7 @@ public interface Kernels {
     /** In-place softmax of {@code x[off .. off + n)}. */
     void softmax(float[] x, int off, int n);
 
+    /** Safe to call from several threads at once (as are axpy, softmax and ropePairs): it uses no scratch. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 
     /** {@code y[yOff + i] += a * x[xOff + i]}. */
@@ -47,4 +90,8 @@ public interface Kernels {
      * cosine / sine are {@code cos[i]} / {@code sin[i]} (ggml's NORM rope).
      */
     void ropePairs(float[] x, int off, float[] cos, float[] sin, int pairs);
+
+    /** Releases worker threads, if any (the scalar kernels have none). */
+    @Override
+    default void close() {}
 }

@@ -3,25 +3,32 @@ package dev.fathom.model;
 import dev.fathom.FathomException;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.kernel.Kernels;
+import dev.fathom.kernel.WorkerPool;
 import dev.fathom.model.DeepSeekConfig.TopkMethod;
 import dev.fathom.tensor.Tensor;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A DeepSeek-V2 / V3 transformer (llama.cpp {@code deepseek2} GGUF layout) running from weights used in place.
  *
  * <p>Per layer: RMSNorm, multi-head latent attention (MLA), residual, RMSNorm, a dense SwiGLU MLP for the first
  * {@code firstKDenseReplace} layers and a mixture of experts after, residual; then the final norm and the output
- * head. There are two attention paths that compute the same function:
- * <ul>
- *   <li>{@link #forward} (prefill) expands every cached latent into per-head keys and values (HF's "naive" MLA);
- *   <li>{@link #decode} uses weight absorption (DeepSeek-V3's "absorb" mode): the query's nope part is mapped
- *       into latent space through {@code attn_k_b}, scores are taken directly against the cached latents, and
- *       the latent-space context goes through {@code attn_v_b}. It reads only the {@link LatentKvCache}.
- * </ul>
+ * head.
+ *
+ * <p>Every entry point runs the same computation over a batch of rows, one row = (sequence, token, position):
+ * a prompt is a batch of consecutive positions of one sequence (in chunks of {@link #MAX_ROWS}), a continuous-
+ * batching step is one row per sequence. Each weight is applied to all rows at once (matrix-matrix kernels reuse
+ * each decoded weight block across rows), and a row's result does not depend on the other rows. Attention uses
+ * weight absorption (DeepSeek-V3's "absorb" mode): the query's nope part is mapped into latent space through
+ * {@code attn_k_b}, scores are taken directly against the cached latents (each cached latent is read once for
+ * all heads), and the latent-space context goes through {@code attn_v_b}; only the {@link LatentKvCache} is read.
+ * Calls are serialised: one forward pass at a time runs on the model's kernels (which own the worker threads).
  */
-public final class DeepSeekModel implements LanguageModel {
+public final class DeepSeekModel implements LanguageModel, AutoCloseable {
+    /** Rows per forward pass: prompts run in chunks of this many tokens, batches in groups of this many sequences. */
+    public static final int MAX_ROWS = 64;
 
     /** One transformer block's weights. Dense-MLP fields are null in MoE layers and vice versa. */
     private record Layer(float[] attnNorm, Tensor qA, float[] qANorm, Tensor qB, Tensor q, Tensor kvA, float[] kvANorm,
@@ -40,8 +47,13 @@ public final class DeepSeekModel implements LanguageModel {
     private final int ffnScratch;
     private final Rope rope;
     private final float softmaxScale;
+    private final long activeBytes;
+    private final WorkerPool pool;
+    private final Kernels k;
+    private final Workspace w;
+    private final AttentionJob attentionJob = new AttentionJob();
 
-    private DeepSeekModel(DeepSeekConfig c, GgufFile f) {
+    private DeepSeekModel(DeepSeekConfig c, GgufFile f, int threads) {
         this.config = c;
         int h = c.hiddenSize(), heads = c.numAttentionHeads(), qHead = c.qkHeadDim(), lora = c.kvLoraRank();
         int ropeDim = c.qkRopeHeadDim();
@@ -98,13 +110,37 @@ public final class DeepSeekModel implements LanguageModel {
         int maxRow = 0;
         for (Tensor t : f.tensors().values()) maxRow = (int) Math.max(maxRow, t.rowLength());
         this.maxRowLength = maxRow;
+        long active = 0;
+        for (Tensor t : f.tensors().values()) {
+            long b = t.data().byteSize();
+            if (t == tokenEmbd) b = t.rowBytes();
+            else if (t.name().endsWith("_exps.weight")) b = b / c.nRoutedExperts() * c.numExpertsPerTok();
+            active += b;
+        }
+        this.activeBytes = active;
         this.rope = new Rope(c);
         this.softmaxScale = rope.softmaxScale;
+        this.pool = new WorkerPool(threads);
+        this.k = Kernels.vector(maxRowLength, pool);
+        this.w = new Workspace();
     }
 
-    /** Builds the model over the tensors of {@code f} (which must stay open while the model is used). */
+    /** Builds the model over the tensors of {@code f} (which must stay open while the model is used), on all cores. */
     public static DeepSeekModel load(GgufFile f) {
-        return new DeepSeekModel(DeepSeekConfig.fromGguf(f.metadata()), f);
+        return load(f, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** Builds the model with {@code threads} threads (one pool shared by all its products and its attention). */
+    public static DeepSeekModel load(GgufFile f, int threads) {
+        if (threads < 1) throw new FathomException("threads must be at least 1, got " + threads);
+        return new DeepSeekModel(DeepSeekConfig.fromGguf(f.metadata()), f, threads);
+    }
+
+    /** Stops the worker threads. */
+    @Override
+    public void close() {
+        k.close();
+        pool.close();
     }
 
     public DeepSeekConfig config() {
@@ -114,6 +150,11 @@ public final class DeepSeekModel implements LanguageModel {
     @Override
     public int vocabSize() {
         return config.vocabSize();
+    }
+
+    @Override
+    public long activeWeightBytesPerToken() {
+        return activeBytes;
     }
 
     @Override
@@ -138,52 +179,21 @@ public final class DeepSeekModel implements LanguageModel {
         return tensor(f, name, n).toFloatArray();
     }
 
-    // ------------------------------------------------------------------------------------------ state
+    // ------------------------------------------------------------------------------------------ sequences
 
-    /** Starts a sequence with room for {@code contextLength} positions. */
     @Override
     public State newSequence(int contextLength) {
         return new State(contextLength);
     }
 
-    /** Everything one sequence needs: its latent cache and preallocated scratch (decode allocates nothing). */
+    /** One sequence: its latent cache. All scratch lives in the model's workspace. */
     public final class State implements Sequence {
         final LatentKvCache cache;
-        final Kernels k;
-        final float[] x, xn, tmp, qa, q, kva, qAbs, attn, ctx, scores, cos, sin;
-        final float[] gate, up, ffnOut, routerLogits, expertScores, choice, groupScores, expertWeights;
-        final int[] chosen;
-        final boolean[] groupKept;
 
         State(int contextLength) {
             DeepSeekConfig c = config;
             cache = new LatentKvCache(c.numHiddenLayers(), c.kvLoraRank(), c.qkRopeHeadDim(), contextLength,
                     LatentKvCache.DEFAULT_BLOCK_TOKENS);
-            k = Kernels.scalar(maxRowLength);
-            int h = c.hiddenSize(), heads = c.numAttentionHeads();
-            x = new float[h];
-            xn = new float[h];
-            tmp = new float[h];
-            qa = new float[Math.max(c.qLoraRank(), 1)];
-            q = new float[heads * c.qkHeadDim()];
-            kva = new float[c.kvLoraRank() + c.qkRopeHeadDim()];
-            qAbs = new float[heads * c.kvLoraRank()];
-            attn = new float[heads * c.vHeadDim()];
-            ctx = new float[c.kvLoraRank()];
-            scores = new float[contextLength];
-            cos = new float[c.qkRopeHeadDim() / 2];
-            sin = new float[c.qkRopeHeadDim() / 2];
-            gate = new float[ffnScratch];
-            up = new float[ffnScratch];
-            ffnOut = new float[h];
-            int e = Math.max(c.nRoutedExperts(), 1);
-            routerLogits = new float[e];
-            expertScores = new float[e];
-            choice = new float[e];
-            groupScores = new float[Math.max(c.nGroup(), 1)];
-            groupKept = new boolean[Math.max(c.nGroup(), 1)];
-            chosen = new int[Math.max(c.numExpertsPerTok(), 1)];
-            expertWeights = new float[Math.max(c.numExpertsPerTok(), 1)];
         }
 
         public LatentKvCache cache() {
@@ -201,206 +211,329 @@ public final class DeepSeekModel implements LanguageModel {
         }
     }
 
-    // ------------------------------------------------------------------------------------------ prefill
+    /** Activations of up to MAX_ROWS rows, row-major with a fixed stride per kind; allocated once. */
+    private final class Workspace {
+        final int h, q, kv, lat, att, ffn, experts, topK;
+        final float[] x, xn, qa, qs, kva, qAbs, ctx, attn, tmp, ffnOut, gate, up, xe, de;
+        final float[][] cos, sin;
+        final float[] routerLogits, expertWeights, scoresE, choice, groupScores;
+        final boolean[] groupKept;
+        final int[] chosen, pairOrder, expertStart;
+        final State[] seqs = new State[MAX_ROWS];
+        final int[] tokens = new int[MAX_ROWS], positions = new int[MAX_ROWS];
+        final float[][] scores = new float[pool.threads()][0];
+        float[] logits = new float[0];
+
+        Workspace() {
+            DeepSeekConfig c = config;
+            int heads = c.numAttentionHeads();
+            h = c.hiddenSize();
+            q = heads * c.qkHeadDim();
+            kv = c.kvLoraRank() + c.qkRopeHeadDim();
+            lat = heads * c.kvLoraRank();
+            att = heads * c.vHeadDim();
+            ffn = ffnScratch;
+            experts = Math.max(c.nRoutedExperts(), 1);
+            topK = Math.max(c.numExpertsPerTok(), 1);
+            int r = MAX_ROWS;
+            x = new float[r * h];
+            xn = new float[r * h];
+            qa = new float[r * Math.max(c.qLoraRank(), 1)];
+            qs = new float[r * q];
+            kva = new float[r * kv];
+            qAbs = new float[r * lat];
+            ctx = new float[r * lat];
+            attn = new float[r * att];
+            tmp = new float[r * h];
+            ffnOut = new float[r * h];
+            gate = new float[r * ffn];
+            up = new float[r * ffn];
+            xe = new float[r * h];
+            de = new float[r * h];
+            cos = new float[r][c.qkRopeHeadDim() / 2];
+            sin = new float[r][c.qkRopeHeadDim() / 2];
+            routerLogits = new float[r * experts];
+            chosen = new int[r * topK];
+            expertWeights = new float[r * topK];
+            pairOrder = new int[r * topK];
+            expertStart = new int[experts + 1];
+            scoresE = new float[experts];
+            choice = new float[experts];
+            groupScores = new float[Math.max(c.nGroup(), 1)];
+            groupKept = new boolean[Math.max(c.nGroup(), 1)];
+        }
+
+        /** Makes each participant's score buffer hold {@code heads} heads over {@code positions} positions. */
+        void reserveScores(int heads, int positions) {
+            int need = heads * positions;
+            for (int i = 0; i < scores.length; i++) {
+                if (scores[i].length < need) scores[i] = new float[Math.max(need, 2 * scores[i].length)];
+            }
+        }
+
+        float[] logits(int rows) {
+            int need = rows * config.vocabSize();
+            if (logits.length < need) logits = new float[need];
+            return logits;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ entry points
 
     /**
-     * Runs {@code tokens} at positions {@code startPos ..} (startPos must not exceed the cached length; a smaller
-     * value rewinds), filling the cache, with the expanded (per-head keys and values) attention.
+     * Runs {@code tokens} at positions {@code startPos ..} of one sequence (startPos at most the cached length; a
+     * smaller value rewinds), in chunks of {@link #MAX_ROWS} rows.
      *
-     * @return the logits of every position ({@code allLogits}) or one row for the last position
+     * @return the logits of every position ({@code allLogits}) or one row for the last position; the output head
+     *         runs only for the rows returned
      */
     @Override
-    public float[][] forward(Sequence seq, int[] tokens, int startPos, boolean allLogits) {
+    public synchronized float[][] forward(Sequence seq, int[] tokens, int startPos, boolean allLogits) {
         State s = (State) seq;
-        DeepSeekConfig c = config;
         int n = tokens.length;
         if (n == 0) throw new FathomException("no tokens to run");
+        for (int t : tokens) checkToken(t);
         s.cache.reserve(startPos, n);
-        int end = startPos + n;
-        int h = c.hiddenSize(), heads = c.numAttentionHeads(), qHead = c.qkHeadDim(), nope = c.qkNopeHeadDim();
-        int lora = c.kvLoraRank(), vDim = c.vHeadDim();
-        Kernels k = s.k;
-        float[][] xs = new float[n][];
-        for (int t = 0; t < n; t++) xs[t] = embed(tokens[t], new float[h]);
-        float[][] qs = new float[n][heads * qHead];
-        float[] keys = new float[heads * end * nope];
-        float[] values = new float[heads * end * vDim];
-        for (int l = 0; l < layers.length; l++) {
-            Layer L = layers[l];
-            for (int t = 0; t < n; t++) {
-                int pos = startPos + t;
-                k.rmsnorm(xs[t], 0, L.attnNorm, c.rmsNormEps(), s.xn, 0, h);
-                rope.angles(pos, s.cos, s.sin);
-                query(s, L, s.xn, qs[t]);
-                latentAndRopeKey(s, L, l, pos, s.xn);
+        float[][] out = new float[allLogits ? n : 1][];
+        for (int done = 0; done < n; ) {
+            int rows = Math.min(MAX_ROWS, n - done);
+            for (int r = 0; r < rows; r++) {
+                w.seqs[r] = s;
+                w.tokens[r] = tokens[done + r];
+                w.positions[r] = startPos + done + r;
             }
-            // Expand every cached latent (this call's and earlier ones) into per-head keys and values.
-            for (int p = 0; p < end; p++) {
-                float[] b = s.cache.block(p);
-                int o = s.cache.offset(l, p);
-                for (int hd = 0; hd < heads; hd++) {
-                    k.matvecTransposed(L.kB, (long) hd * lora, lora, b, o, keys, (hd * end + p) * nope);
-                    k.matvec(L.vB, (long) hd * vDim, vDim, b, o, values, (hd * end + p) * vDim);
-                }
+            boolean last = done + rows == n;
+            int firstLogitRow = allLogits ? 0 : last ? rows - 1 : rows;
+            forwardRows(rows, firstLogitRow);
+            for (int r = firstLogitRow; r < rows; r++) {
+                float[] row = new float[config.vocabSize()];
+                System.arraycopy(w.logits, (r - firstLogitRow) * row.length, row, 0, row.length);
+                out[allLogits ? done + r : 0] = row;
             }
-            for (int t = 0; t < n; t++) {
-                int pos = startPos + t;
-                float[] q = qs[t];
-                for (int hd = 0; hd < heads; hd++) {
-                    for (int p = 0; p <= pos; p++) {
-                        float[] b = s.cache.block(p);
-                        int o = s.cache.offset(l, p) + lora;
-                        float score = k.dot(q, hd * qHead, keys, (hd * end + p) * nope, nope)
-                                + k.dot(q, hd * qHead + nope, b, o, c.qkRopeHeadDim());
-                        s.scores[p] = score * softmaxScale;
-                    }
-                    k.softmax(s.scores, 0, pos + 1);
-                    Arrays.fill(s.attn, hd * vDim, (hd + 1) * vDim, 0f);
-                    for (int p = 0; p <= pos; p++) {
-                        k.axpy(s.scores[p], values, (hd * end + p) * vDim, s.attn, hd * vDim, vDim);
-                    }
-                }
-                k.matvec(L.attnOut, 0, h, s.attn, 0, s.tmp, 0);
-                k.axpy(1f, s.tmp, 0, xs[t], 0, h);
-                k.rmsnorm(xs[t], 0, L.ffnNorm, c.rmsNormEps(), s.xn, 0, h);
-                ffn(s, L, s.xn, s.ffnOut);
-                k.axpy(1f, s.ffnOut, 0, xs[t], 0, h);
-            }
+            done += rows;
         }
-        s.cache.commit(end);
-        float[][] logits = new float[allLogits ? n : 1][];
-        for (int i = 0; i < logits.length; i++) {
-            logits[i] = new float[c.vocabSize()];
-            head(s, xs[allLogits ? i : n - 1], logits[i]);
-        }
-        return logits;
+        s.cache.commit(startPos + n);
+        return out;
     }
 
-    // ------------------------------------------------------------------------------------------ decode
-
-    /**
-     * Runs one token at {@code pos} (at most the cached length; smaller rewinds) through the weight-absorbed
-     * attention over the latent cache, writing its logits into {@code logits} (length vocabSize). Allocates
-     * nothing except, once every {@link LatentKvCache#blockTokens()} positions, a new cache block.
-     */
+    /** One token at {@code pos}; allocates nothing except, every {@link LatentKvCache#blockTokens()} positions, a cache block. */
     @Override
-    public void decode(Sequence seq, int token, int pos, float[] logits) {
+    public synchronized void decode(Sequence seq, int token, int pos, float[] logits) {
         State s = (State) seq;
-        DeepSeekConfig c = config;
-        if (logits.length != c.vocabSize()) {
-            throw new IllegalArgumentException("logits has length " + logits.length + ", vocabulary has " + c.vocabSize());
+        checkToken(token);
+        if (logits.length != config.vocabSize()) {
+            throw new IllegalArgumentException("logits has length " + logits.length + ", vocabulary has " + config.vocabSize());
         }
         s.cache.reserve(pos, 1);
-        int h = c.hiddenSize(), heads = c.numAttentionHeads(), qHead = c.qkHeadDim(), lora = c.kvLoraRank();
-        int vDim = c.vHeadDim(), ropeDim = c.qkRopeHeadDim();
-        Kernels k = s.k;
-        embed(token, s.x);
-        rope.angles(pos, s.cos, s.sin);
-        for (int l = 0; l < layers.length; l++) {
-            Layer L = layers[l];
-            k.rmsnorm(s.x, 0, L.attnNorm, c.rmsNormEps(), s.xn, 0, h);
-            query(s, L, s.xn, s.q);
-            latentAndRopeKey(s, L, l, pos, s.xn);
-            for (int hd = 0; hd < heads; hd++) {
-                // Absorb k_b into the query: qAbs[c] = sum_d k_b[hd][c][d] * q_nope[d] (k_b rows are latent dims).
-                k.matvec(L.kB, (long) hd * lora, lora, s.q, hd * qHead, s.qAbs, hd * lora);
-                for (int p = 0; p <= pos; p++) {
-                    float[] b = s.cache.block(p);
-                    int o = s.cache.offset(l, p);
-                    float score = k.dot(s.qAbs, hd * lora, b, o, lora)
-                            + k.dot(s.q, hd * qHead + c.qkNopeHeadDim(), b, o + lora, ropeDim);
-                    s.scores[p] = score * softmaxScale;
-                }
-                k.softmax(s.scores, 0, pos + 1);
-                Arrays.fill(s.ctx, 0f);
-                for (int p = 0; p <= pos; p++) {
-                    k.axpy(s.scores[p], s.cache.block(p), s.cache.offset(l, p), s.ctx, 0, lora);
-                }
-                k.matvec(L.vB, (long) hd * vDim, vDim, s.ctx, 0, s.attn, hd * vDim);
-            }
-            k.matvec(L.attnOut, 0, h, s.attn, 0, s.tmp, 0);
-            k.axpy(1f, s.tmp, 0, s.x, 0, h);
-            k.rmsnorm(s.x, 0, L.ffnNorm, c.rmsNormEps(), s.xn, 0, h);
-            ffn(s, L, s.xn, s.ffnOut);
-            k.axpy(1f, s.ffnOut, 0, s.x, 0, h);
-        }
+        w.seqs[0] = s;
+        w.tokens[0] = token;
+        w.positions[0] = pos;
+        forwardRows(1, 0);
+        System.arraycopy(w.logits, 0, logits, 0, logits.length);
         s.cache.commit(pos + 1);
-        head(s, s.x, logits);
     }
 
-    // ------------------------------------------------------------------------------------------ pieces
+    @Override
+    public synchronized void decodeBatch(Sequence[] seqs, int[] tokens, int[] positions, int count, float[][] logits) {
+        for (int i = 0; i < count; i++) {
+            checkToken(tokens[i]);
+            if (logits[i].length != config.vocabSize()) {
+                throw new IllegalArgumentException("logits has length " + logits[i].length + ", vocabulary has " + config.vocabSize());
+            }
+            for (int j = 0; j < i; j++) {
+                if (seqs[j] == seqs[i]) throw new IllegalArgumentException("a sequence appears twice in one batch");
+            }
+        }
+        for (int i = 0; i < count; i++) ((State) seqs[i]).cache.reserve(positions[i], 1);
+        for (int done = 0; done < count; done += MAX_ROWS) {
+            int rows = Math.min(MAX_ROWS, count - done);
+            for (int r = 0; r < rows; r++) {
+                w.seqs[r] = (State) seqs[done + r];
+                w.tokens[r] = tokens[done + r];
+                w.positions[r] = positions[done + r];
+            }
+            forwardRows(rows, 0);
+            for (int r = 0; r < rows; r++) System.arraycopy(w.logits, r * config.vocabSize(), logits[done + r], 0, config.vocabSize());
+        }
+        for (int i = 0; i < count; i++) ((State) seqs[i]).cache.commit(positions[i] + 1);
+    }
 
-    private float[] embed(int token, float[] dst) {
+    private void checkToken(int token) {
         if (token < 0 || token >= tokenEmbd.rowCount()) {
             throw new FathomException("token id " + token + " is outside the vocabulary (0.." + (tokenEmbd.rowCount() - 1) + ")");
         }
-        tokenEmbd.dequantizeRow(token, dst);
-        return dst;
     }
 
-    private void head(State s, float[] x, float[] logits) {
-        s.k.rmsnorm(x, 0, outputNorm, config.rmsNormEps(), s.xn, 0, config.hiddenSize());
-        s.k.matvec(output, 0, config.vocabSize(), s.xn, 0, logits, 0);
-    }
+    // ------------------------------------------------------------------------------------------ the forward pass
 
-    /** All heads' queries [nope | rope] into {@code q}, the rope parts rotated by the angles in s.cos / s.sin. */
-    private void query(State s, Layer L, float[] xn, float[] q) {
-        DeepSeekConfig c = config;
-        int rows = c.numAttentionHeads() * c.qkHeadDim();
-        if (L.qA != null) {
-            s.k.matvec(L.qA, 0, c.qLoraRank(), xn, 0, s.qa, 0);
-            s.k.rmsnorm(s.qa, 0, L.qANorm, c.rmsNormEps(), s.qa, 0, c.qLoraRank());
-            s.k.matvec(L.qB, 0, rows, s.qa, 0, q, 0);
-        } else {
-            s.k.matvec(L.q, 0, rows, xn, 0, q, 0);
-        }
-        for (int hd = 0; hd < c.numAttentionHeads(); hd++) {
-            s.k.ropePairs(q, hd * c.qkHeadDim() + c.qkNopeHeadDim(), s.cos, s.sin, s.cos.length);
-        }
-    }
-
-    /** Computes and caches (layer, pos): the normalised kv latent and the rotated shared rope key. */
-    private void latentAndRopeKey(State s, Layer L, int layer, int pos, float[] xn) {
-        DeepSeekConfig c = config;
-        int lora = c.kvLoraRank();
-        s.k.matvec(L.kvA, 0, lora + c.qkRopeHeadDim(), xn, 0, s.kva, 0);
-        s.k.rmsnorm(s.kva, 0, L.kvANorm, c.rmsNormEps(), s.kva, 0, lora);
-        s.k.ropePairs(s.kva, lora, s.cos, s.sin, s.cos.length);
-        s.cache.write(layer, pos, s.kva, 0, s.kva, lora);
-    }
-
-    private void ffn(State s, Layer L, float[] xn, float[] out) {
+    /**
+     * Runs rows {@code 0 .. n} of the workspace (seqs, tokens, positions) through every layer, writing their
+     * latents into their caches, and the output head for rows {@code firstLogitRow .. n} into {@code w.logits}.
+     */
+    private void forwardRows(int n, int firstLogitRow) {
         DeepSeekConfig c = config;
         int h = c.hiddenSize();
-        if (L.router == null) {
-            swigluMlp(s, L.gate, L.up, L.down, 0, c.intermediateSize(), xn, out);
-            return;
+        for (int r = 0; r < n; r++) {
+            tokenEmbd.dequantizeRow(w.tokens[r], w.tmp);
+            System.arraycopy(w.tmp, 0, w.x, r * h, h);
+            rope.angles(w.positions[r], w.cos[r], w.sin[r]);
         }
-        route(s, L, xn);
-        Arrays.fill(out, 0, h, 0f);
-        int fm = c.moeIntermediateSize();
-        for (int j = 0; j < c.numExpertsPerTok(); j++) {
-            swigluMlp(s, L.gateExps, L.upExps, L.downExps, s.chosen[j], fm, xn, s.tmp);
-            s.k.axpy(s.expertWeights[j], s.tmp, 0, out, 0, h);
+        for (int l = 0; l < layers.length; l++) {
+            Layer L = layers[l];
+            for (int r = 0; r < n; r++) k.rmsnorm(w.x, r * h, L.attnNorm, c.rmsNormEps(), w.xn, r * h, h);
+            attention(L, l, n);
+            k.matmul(L.attnOut, 0, h, w.attn, 0, w.att, n, w.tmp, 0, h);
+            for (int r = 0; r < n; r++) k.axpy(1f, w.tmp, r * h, w.x, r * h, h);
+            for (int r = 0; r < n; r++) k.rmsnorm(w.x, r * h, L.ffnNorm, c.rmsNormEps(), w.xn, r * h, h);
+            if (L.router == null) {
+                swiglu(L.gate, L.up, L.down, 0, c.intermediateSize(), w.xn, n, w.ffnOut);
+            } else {
+                moe(L, n);
+            }
+            for (int r = 0; r < n; r++) k.axpy(1f, w.ffnOut, r * h, w.x, r * h, h);
+        }
+        int m = n - firstLogitRow;
+        if (m > 0) {
+            for (int r = 0; r < m; r++) k.rmsnorm(w.x, (firstLogitRow + r) * h, outputNorm, c.rmsNormEps(), w.xn, r * h, h);
+            k.matmul(output, 0, c.vocabSize(), w.xn, 0, h, m, w.logits(m), 0, c.vocabSize());
+        }
+    }
+
+    /** MLA for rows 0..n: queries, latents into the caches, absorbed attention, per-head outputs into w.attn. */
+    private void attention(Layer L, int l, int n) {
+        DeepSeekConfig c = config;
+        int h = c.hiddenSize(), heads = c.numAttentionHeads(), qHead = c.qkHeadDim(), nope = c.qkNopeHeadDim();
+        int lora = c.kvLoraRank(), ropeDim = c.qkRopeHeadDim(), vDim = c.vHeadDim(), pairs = ropeDim / 2;
+        // Queries [nope | rope] per head.
+        if (L.qA != null) {
+            k.matmul(L.qA, 0, c.qLoraRank(), w.xn, 0, h, n, w.qa, 0, c.qLoraRank());
+            for (int r = 0; r < n; r++) k.rmsnorm(w.qa, r * c.qLoraRank(), L.qANorm, c.rmsNormEps(), w.qa, r * c.qLoraRank(), c.qLoraRank());
+            k.matmul(L.qB, 0, w.q, w.qa, 0, c.qLoraRank(), n, w.qs, 0, w.q);
+        } else {
+            k.matmul(L.q, 0, w.q, w.xn, 0, h, n, w.qs, 0, w.q);
+        }
+        // The compressed latent and the shared rope key of every row go into its sequence's cache.
+        k.matmul(L.kvA, 0, w.kv, w.xn, 0, h, n, w.kva, 0, w.kv);
+        for (int r = 0; r < n; r++) {
+            for (int hd = 0; hd < heads; hd++) k.ropePairs(w.qs, r * w.q + hd * qHead + nope, w.cos[r], w.sin[r], pairs);
+            k.rmsnorm(w.kva, r * w.kv, L.kvANorm, c.rmsNormEps(), w.kva, r * w.kv, lora);
+            k.ropePairs(w.kva, r * w.kv + lora, w.cos[r], w.sin[r], pairs);
+            w.seqs[r].cache.write(l, w.positions[r], w.kva, r * w.kv, w.kva, r * w.kv + lora);
+        }
+        // Absorb k_b into the queries: qAbs[c] = sum_d k_b[head][c][d] * q_nope[d] (k_b's rows are latent dims).
+        for (int hd = 0; hd < heads; hd++) {
+            k.matmul(L.kB, (long) hd * lora, lora, w.qs, hd * qHead, w.q, n, w.qAbs, hd * lora, w.lat);
+        }
+        attentionJob.run(l, n);
+        // Map each head's latent-space context through v_b.
+        for (int hd = 0; hd < heads; hd++) {
+            k.matmul(L.vB, (long) hd * vDim, vDim, w.ctx, hd * lora, w.lat, n, w.attn, hd * vDim, w.att);
+        }
+    }
+
+    /**
+     * Absorbed attention of rows 0..n over their sequences' cached positions, split over the worker threads in
+     * units of (row, group of heads): a prompt's rows run in parallel with all heads per unit; a single decode row
+     * splits its heads into one group per thread. Each unit reads every cached latent once for its whole group.
+     */
+    private final class AttentionJob extends WorkerPool.Job {
+        private final AtomicInteger next = new AtomicInteger();
+        private int layer, units, groups, groupHeads;
+
+        void run(int l, int n) {
+            int heads = config.numAttentionHeads();
+            int g = n >= pool.threads() ? 1 : Math.min(heads, pool.threads());
+            while (heads % g != 0) g--;
+            int maxPositions = 0;
+            for (int r = 0; r < n; r++) maxPositions = Math.max(maxPositions, w.positions[r] + 1);
+            layer = l;
+            groups = g;
+            groupHeads = heads / g;
+            units = n * g;
+            w.reserveScores(groupHeads, maxPositions);
+            next.set(0);
+            pool.run(this);
+        }
+
+        @Override
+        protected void run(int participant) {
+            float[] scores = w.scores[participant];
+            for (int u; (u = next.getAndIncrement()) < units; ) {
+                attend(layer, u / groups, (u % groups) * groupHeads, groupHeads, scores);
+            }
+        }
+    }
+
+    /** Softmax attention of row r, heads [h0, h0 + nh), over its cached positions 0..pos into w.ctx. */
+    private void attend(int l, int r, int h0, int nh, float[] scores) {
+        DeepSeekConfig c = config;
+        int qHead = c.qkHeadDim(), nope = c.qkNopeHeadDim(), lora = c.kvLoraRank(), ropeDim = c.qkRopeHeadDim();
+        LatentKvCache cache = w.seqs[r].cache;
+        int positions = w.positions[r] + 1;
+        int qAbs = r * w.lat, q = r * w.q;
+        for (int p = 0; p < positions; p++) {
+            float[] b = cache.block(p);
+            int o = cache.offset(l, p);
+            for (int i = 0; i < nh; i++) {
+                int hd = h0 + i;
+                float s = k.dot(w.qAbs, qAbs + hd * lora, b, o, lora) + k.dot(w.qs, q + hd * qHead + nope, b, o + lora, ropeDim);
+                scores[i * positions + p] = s * softmaxScale;
+            }
+        }
+        for (int i = 0; i < nh; i++) k.softmax(scores, i * positions, positions);
+        Arrays.fill(w.ctx, qAbs + h0 * lora, qAbs + (h0 + nh) * lora, 0f);
+        for (int p = 0; p < positions; p++) {
+            float[] b = cache.block(p);
+            int o = cache.offset(l, p);
+            for (int i = 0; i < nh; i++) k.axpy(scores[i * positions + p], b, o, w.ctx, qAbs + (h0 + i) * lora, lora);
+        }
+    }
+
+    /** down(silu(gate x) * up x) over n rows of {@code xs} (stride h) with expert {@code e}'s slice (e = 0: plain). */
+    private void swiglu(Tensor gate, Tensor up, Tensor down, int e, int f, float[] xs, int n, float[] out) {
+        int h = config.hiddenSize();
+        k.matmul(gate, (long) e * f, f, xs, 0, h, n, w.gate, 0, f);
+        k.matmul(up, (long) e * f, f, xs, 0, h, n, w.up, 0, f);
+        k.swiglu(w.gate, w.up, n * f);
+        k.matmul(down, (long) e * h, h, w.gate, 0, f, n, out, 0, h);
+    }
+
+    /**
+     * Routed experts plus shared experts for rows 0..n into w.ffnOut. Rows are grouped by expert so each chosen
+     * expert's weights are read once for all its rows; a row's expert outputs are added in ascending expert order,
+     * which depends only on the row's own choice.
+     */
+    private void moe(Layer L, int n) {
+        DeepSeekConfig c = config;
+        int h = c.hiddenSize(), e = c.nRoutedExperts(), topK = c.numExpertsPerTok(), f = c.moeIntermediateSize();
+        k.matmul(L.router, 0, e, w.xn, 0, h, n, w.routerLogits, 0, e);
+        for (int r = 0; r < n; r++) {
+            System.arraycopy(w.routerLogits, r * e, w.scoresE, 0, e);
+            MoeRouter.route(c, k, w.scoresE, L.expertBias, w.scoresE, w.choice, w.groupScores, w.groupKept,
+                    w.chosen, r * topK, w.expertWeights, r * topK);
+        }
+        // Counting sort of the (row, slot) pairs by expert, rows ascending within an expert.
+        Arrays.fill(w.expertStart, 0);
+        for (int i = 0; i < n * topK; i++) w.expertStart[w.chosen[i] + 1]++;
+        for (int x = 0; x < e; x++) w.expertStart[x + 1] += w.expertStart[x];
+        for (int i = 0; i < n * topK; i++) w.pairOrder[w.expertStart[w.chosen[i]]++] = i;
+        for (int x = e; x > 0; x--) w.expertStart[x] = w.expertStart[x - 1];
+        w.expertStart[0] = 0;
+
+        Arrays.fill(w.ffnOut, 0, n * h, 0f);
+        for (int x = 0; x < e; x++) {
+            int from = w.expertStart[x], m = w.expertStart[x + 1] - from;
+            if (m == 0) continue;
+            for (int i = 0; i < m; i++) System.arraycopy(w.xn, (w.pairOrder[from + i] / topK) * h, w.xe, i * h, h);
+            swiglu(L.gateExps, L.upExps, L.downExps, x, f, w.xe, m, w.de);
+            for (int i = 0; i < m; i++) {
+                int pair = w.pairOrder[from + i];
+                k.axpy(w.expertWeights[pair], w.de, i * h, w.ffnOut, (pair / topK) * h, h);
+            }
         }
         if (L.gateShexp != null) {
-            swigluMlp(s, L.gateShexp, L.upShexp, L.downShexp, 0, sharedIntermediate, xn, s.tmp);
-            s.k.axpy(1f, s.tmp, 0, out, 0, h);
+            swiglu(L.gateShexp, L.upShexp, L.downShexp, 0, sharedIntermediate, w.xn, n, w.tmp);
+            for (int r = 0; r < n; r++) k.axpy(1f, w.tmp, r * h, w.ffnOut, r * h, h);
         }
-    }
-
-    /** down(silu(gate x) * up x) with the weights of expert {@code e} of stacked tensors (e = 0 for plain ones). */
-    private void swigluMlp(State s, Tensor gate, Tensor up, Tensor down, int e, int f, float[] xn, float[] out) {
-        int h = config.hiddenSize();
-        s.k.matvec(gate, (long) e * f, f, xn, 0, s.gate, 0);
-        s.k.matvec(up, (long) e * f, f, xn, 0, s.up, 0);
-        s.k.swiglu(s.gate, s.up, f);
-        s.k.matvec(down, (long) e * h, h, s.gate, 0, out, 0);
-    }
-
-    private void route(State s, Layer L, float[] xn) {
-        s.k.matvec(L.router, 0, config.nRoutedExperts(), xn, 0, s.routerLogits, 0);
-        MoeRouter.route(config, s.k, s.routerLogits, L.expertBias, s.expertScores, s.choice, s.groupScores,
-                s.groupKept, s.chosen, s.expertWeights);
     }
 }

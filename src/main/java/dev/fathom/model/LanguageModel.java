@@ -24,6 +24,12 @@ public interface LanguageModel {
     Sequence newSequence(int contextLength);
 
     /**
+     * Weight bytes one decode step reads (for MoE, the shared weights plus the chosen experts' share of the
+     * expert tensors; one embedding row): the yardstick for decode against memory bandwidth.
+     */
+    long activeWeightBytesPerToken();
+
+    /**
      * Runs {@code tokens} at positions {@code startPos ..} (startPos at most the cached length; smaller rewinds).
      *
      * @return the logits of every position ({@code allLogits}) or one row for the last position

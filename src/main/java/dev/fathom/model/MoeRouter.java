@@ -11,7 +11,7 @@ final class MoeRouter {
     private MoeRouter() {}
 
     /**
-     * Chooses the experts of one token into chosen / weights.
+     * Chooses the experts of one token into chosen[chosenOff ..] / weights[weightsOff ..] (top-k each).
      * <ul>
      *   <li>softmax scoring (V2): greedy top-k of the probabilities, or with group_limited_greedy first the
      *       topk_group groups with the largest MAXIMUM probability (DeepSeek-V2's own rule; llama.cpp applies
@@ -24,7 +24,7 @@ final class MoeRouter {
      * released V2 config).
      */
     static void route(DeepSeekConfig c, Kernels k, float[] logits, float[] bias, float[] scores, float[] choice,
-                      float[] groupScores, boolean[] groupKept, int[] chosen, float[] weights) {
+                      float[] groupScores, boolean[] groupKept, int[] chosen, int chosenOff, float[] weights, int weightsOff) {
         int e = c.nRoutedExperts(), topK = c.numExpertsPerTok();
         System.arraycopy(logits, 0, scores, 0, e);
         if (c.scoringFunc() == ScoringFunc.SOFTMAX) {
@@ -68,13 +68,13 @@ final class MoeRouter {
                 if (Float.isNaN(choice[i])) continue; // already chosen
                 if (best < 0 || choice[i] > choice[best]) best = i; // ties: the lower id
             }
-            chosen[j] = best;
+            chosen[chosenOff + j] = best;
             choice[best] = Float.NaN;
-            weights[j] = scores[best];
+            weights[weightsOff + j] = scores[best];
             sum += scores[best];
         }
         float scale = c.routedScalingFactor();
         if (c.normTopkProb() && topK > 1) scale /= (sum + 1e-20f);
-        for (int j = 0; j < topK; j++) weights[j] *= scale;
+        for (int j = 0; j < topK; j++) weights[weightsOff + j] *= scale;
     }
 }

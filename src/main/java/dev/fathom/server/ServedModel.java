@@ -16,17 +16,24 @@ import java.nio.file.Path;
  *
  * @param template      the model's chat template, or null when it has none ({@code /chat/completions} then answers 400)
  * @param templateError why there is no template
+ * @param resources     closed after the engine (the model's threads, the mapped file)
  * @param reasoning     a reasoning model (R1 and its distills): its template opens {@code <think>} or handles
  *                      {@code </think>}; its answers get {@code reasoning_content}
  */
 public record ServedModel(String id, long created, Engine engine, Tokenizer tokenizer, ChatTemplate template,
-                          String templateError, boolean reasoning, AutoCloseable file) implements AutoCloseable {
+                          String templateError, boolean reasoning, AutoCloseable resources) implements AutoCloseable {
 
-    /** Opens a GGUF model and starts its engine; the model's id is its {@code general.name}, else the file name. */
+    /** Opens a GGUF model and starts its engine on all cores; the model's id is its {@code general.name}, else the file name. */
     public static ServedModel load(Path path, Engine.Options options) throws IOException {
+        return load(path, options, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** As {@link #load(Path, Engine.Options)} with {@code threads} kernel threads. */
+    public static ServedModel load(Path path, Engine.Options options, int threads) throws IOException {
         GgufFile file = GgufFile.open(path);
+        DeepSeekModel model = null;
         try {
-            DeepSeekModel model = DeepSeekModel.load(file);
+            model = DeepSeekModel.load(file, threads);
             Tokenizer tokenizer = Tokenizer.fromGguf(file);
             ChatTemplate template = null;
             String error = null;
@@ -38,9 +45,15 @@ public record ServedModel(String id, long created, Engine engine, Tokenizer toke
             String name = file.metadata().findString("general.name").filter(n -> !n.isBlank())
                     .orElse(path.getFileName().toString().replaceFirst("(?i)\\.gguf$", ""));
             Engine engine = new Engine(model, tokenizer, options);
+            DeepSeekModel m = model;
+            AutoCloseable resources = () -> {
+                m.close();
+                file.close();
+            };
             return new ServedModel(name, System.currentTimeMillis() / 1000, engine, tokenizer, template, error,
-                    template != null && (opensThink(template) || template.source().contains(ReasoningParser.CLOSE)), file);
+                    template != null && (opensThink(template) || template.source().contains(ReasoningParser.CLOSE)), resources);
         } catch (RuntimeException e) {
+            if (model != null) model.close();
             file.close();
             throw e;
         }
@@ -59,6 +72,6 @@ public record ServedModel(String id, long created, Engine engine, Tokenizer toke
     @Override
     public void close() throws Exception {
         engine.close();
-        file.close();
+        resources.close();
     }
 }

@@ -22,7 +22,7 @@ class ChatCommandTest {
         try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
             Tokenizer t = Tokenizer.fromGguf(f);
             String prompt = ChatTemplate.fromGguf(f.metadata(), t).render(conversation, true);
-            try (Engine e = new Engine(DeepSeekModel.load(f), t, new Engine.Options(1, 512, 1))) {
+            try (DeepSeekModel m = DeepSeekModel.load(f); Engine e = new Engine(m, t, new Engine.Options(1, 512, 1))) {
                 return e.generate(GenerationRequest.greedy(t.encode(prompt, false, true), n)).text();
             }
         }

@@ -31,6 +31,7 @@ class EngineTest {
 
     @AfterAll
     static void close() throws Exception {
+        model.close();
         file.close();
     }
 

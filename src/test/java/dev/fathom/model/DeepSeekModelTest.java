@@ -2,6 +2,7 @@ package dev.fathom.model;
 
 import dev.fathom.FathomException;
 import dev.fathom.Fixtures;
+import dev.fathom.engine.Sampler;
 import dev.fathom.gguf.GgufFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -17,10 +18,10 @@ class DeepSeekModelTest {
         return m;
     }
 
-    /** The expanded (prefill) and weight-absorbed (decode) attention paths give the same logits. */
+    /** A prompt run as one batch of rows (prefill) and token by token through the decode path give the same logits. */
     @ParameterizedTest
     @ValueSource(strings = {"v3-tiny", "v2lite-tiny", "v3-tiny-q4_0"})
-    void prefillAndAbsorbedDecodeAgree(String name) throws Exception {
+    void prefillAndDecodeAgree(String name) throws Exception {
         try (GgufFile f = GgufFile.open(Fixtures.golden(name + "/model.gguf"))) {
             DeepSeekModel model = DeepSeekModel.load(f);
             int[] tokens = Fixtures.readI32(Fixtures.golden(name + "/p4/tokens.i32")); // 159 tokens: 3 cache blocks
@@ -35,6 +36,57 @@ class DeepSeekModelTest {
             assertEquals(tokens.length, s.length());
             assertTrue(max <= 1e-4, name + ": prefill vs absorbed decode max diff " + max);
             System.out.println("[paths] " + name + ": prefill vs absorbed decode max |logit diff| " + max);
+        }
+    }
+
+    /**
+     * Continuous batching: several sequences at different positions decoded in one batch give, bit for bit, the
+     * logits each gets alone; whatever else is in the batch.
+     */
+    @Test
+    void batchedDecodeEqualsDecodeAloneBitForBit() throws Exception {
+        try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny-q8_0/model.gguf"))) {
+            DeepSeekModel model = DeepSeekModel.load(f);
+            int vocab = model.config().vocabSize();
+            int n = 7;
+            DeepSeekModel.State[] alone = new DeepSeekModel.State[n], batched = new DeepSeekModel.State[n];
+            int[] tokens = new int[n], positions = new int[n];
+            for (int i = 0; i < n; i++) {
+                int[] prompt = new int[3 + 5 * i];
+                for (int j = 0; j < prompt.length; j++) prompt[j] = (17 * j + 31 * i) % vocab;
+                alone[i] = model.newSequence(64);
+                batched[i] = model.newSequence(64);
+                model.forward(alone[i], prompt, 0, false);
+                model.forward(batched[i], prompt, 0, false);
+                tokens[i] = 100 + i;
+                positions[i] = prompt.length;
+            }
+            float[][] out = new float[n][vocab];
+            for (int step = 0; step < 3; step++) {
+                model.decodeBatch(batched, tokens, positions, n, out);
+                for (int i = 0; i < n; i++) {
+                    float[] one = new float[vocab];
+                    model.decode(alone[i], tokens[i], positions[i], one);
+                    assertArrayEquals(one, out[i], "sequence " + i + " step " + step);
+                    tokens[i] = Sampler.argmax(one);
+                    positions[i]++;
+                }
+                // A smaller batch (a different mix) must not change anyone's bits either.
+                if (step == 1) {
+                    DeepSeekModel.State[] two = {batched[5], batched[2]};
+                    float[][] o2 = new float[2][vocab];
+                    model.decodeBatch(two, new int[] {tokens[5], tokens[2]}, new int[] {positions[5], positions[2]}, 2, o2);
+                    float[] a5 = new float[vocab], a2 = new float[vocab];
+                    model.decode(alone[5], tokens[5], positions[5], a5);
+                    model.decode(alone[2], tokens[2], positions[2], a2);
+                    assertArrayEquals(a5, o2[0]);
+                    assertArrayEquals(a2, o2[1]);
+                    tokens[5] = Sampler.argmax(a5);
+                    tokens[2] = Sampler.argmax(a2);
+                    positions[5]++;
+                    positions[2]++;
+                }
+            }
         }
     }
 

@@ -93,6 +93,7 @@ class ReasoningTest {
 
         public int vocabSize() { return inner.vocabSize(); }
         public int maxContextLength() { return inner.maxContextLength(); }
+        public long activeWeightBytesPerToken() { return inner.activeWeightBytesPerToken(); }
         public Sequence newSequence(int n) { return new Seq(inner.newSequence(n)); }
 
         public float[][] forward(Sequence s, int[] tokens, int startPos, boolean all) {
@@ -130,8 +131,9 @@ class ReasoningTest {
             for (int i = 0; i < text.length; i++) if (tok.decode(Arrays.copyOf(text, i)).length() < closeEnd) expectedReasoningTokens++;
 
             ChatTemplate r1 = ChatTemplate.of(r1Template(), tok.tokenText(tok.bosId()), tok.tokenText(tok.eosId()));
-            Engine engine = new Engine(new Scripted(DeepSeekModel.load(f), script), tok, new Engine.Options(2, 256, 4));
-            ServedModel m = new ServedModel("r1-scripted", 0, engine, tok, r1, null, true, () -> {});
+            DeepSeekModel real = DeepSeekModel.load(f, 1);
+            Engine engine = new Engine(new Scripted(real, script), tok, new Engine.Options(2, 256, 4));
+            ServedModel m = new ServedModel("r1-scripted", 0, engine, tok, r1, null, true, real);
             try (FathomServer s = new FathomServer(ServerConfig.defaults().withPort(0)).start()) {
                 s.serve(m);
                 OpenAIClient client = client(s, null);

@@ -1,0 +1,103 @@
+package dev.fathom.kernel;
+
+import dev.fathom.tensor.TensorType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The fused dequantise-and-dot kernel of one tensor type: dot products of encoded weight rows (read in place from a
+ * {@link MemorySegment}, little-endian) with float32 activations. Adding a weight type is one subclass plus one line
+ * in {@link RowKernels}.
+ *
+ * <p>Activations are first {@linkplain #prepare prepared} once per product: copied into the kernel's own layout
+ * ({@link #preparedLength} floats for a row of {@code n} values), which lets a kernel permute, pre-scale or
+ * pre-sum them (cheap, since one x serves every row). The dot products then read only prepared activations.
+ *
+ * <p>Determinism: the result for one (row, x) pair is a fixed sequence of float operations that does not depend on
+ * how many rows or activation vectors are in the call, nor on the thread that runs it; {@link #dotRowsBatch} must
+ * give the bits {@link #dotRows} gives for each x alone.
+ */
+public abstract class RowKernel {
+    /** The 256-bit float species the block kernels are shaped for (8 lanes; fine on AVX-512 too). */
+    static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /**
+     * Per-thread scratch layout: {@code scratch[0 .. SCRATCH_LANES)} for lane sums, then room for one decoded row
+     * (the caller sizes it {@code SCRATCH_LANES + maxRowLength}).
+     */
+    static final int SCRATCH_LANES = 64;
+
+    private final TensorType type;
+
+    protected RowKernel(TensorType type) {
+        this.type = type;
+    }
+
+    public final TensorType type() {
+        return type;
+    }
+
+    /** Prepared floats per activation vector of {@code n} values (n a whole number of blocks). */
+    public int preparedLength(int n) {
+        return n;
+    }
+
+    /** Writes the prepared form of {@code x[xOff .. xOff + n)} into {@code dst[dstOff .. + preparedLength(n))}. */
+    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
+        System.arraycopy(x, xOff, dst, dstOff, n);
+    }
+
+    /**
+     * {@code out[outOff + r] = row r . x} for {@code r < rows}, row r starting at byte {@code off + r * rowBytes} of
+     * {@code w} and holding {@code n} values; x is the prepared vector at {@code xp[xpOff ..]}.
+     */
+    public final void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
+                              float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+        for (int r = 0; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xp, xpOff, scratch);
+    }
+
+    /**
+     * The dot product of the row of {@code n} values at byte {@code p} of {@code w} with the prepared vector at
+     * {@code xp[xpOff ..]}. One row per call on purpose: the method is small enough to be JIT-compiled from its
+     * invocation count and inlined whole (a loop over many rows would only get on-stack replacement).
+     */
+    protected abstract float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch);
+
+    /**
+     * The batched form: for each of {@code nx} prepared vectors {@code j} at {@code xp[xpOff + j * xpStride ..]},
+     * {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to {@link #dotRows} per x. This default
+     * runs the x vectors one after the other on each row while the row is hot in L1; kernels override it with
+     * register tiles that decode each weight block once for several x.
+     */
+    public void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xp, int xpOff,
+                             int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
+        for (int r = 0; r < rows; r++) {
+            long o = off + r * rowBytes;
+            for (int j = 0; j < nx; j++) out[outOff + j * outStride + r] = dot(w, o, n, xp, xpOff + j * xpStride, scratch);
+        }
+    }
+
+    /**
+     * Sum of the lanes of {@code v} in a fixed order (lane 0 first), the same in interpreted and compiled code
+     * ({@code reduceLanes(ADD)} may reassociate differently once intrinsified).
+     */
+    static float sumLanes(FloatVector v, float[] scratch) {
+        v.intoArray(scratch, 0);
+        int n = v.length();
+        float s = 0f;
+        for (int i = 0; i < n; i++) s += scratch[i];
+        return s;
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[" + type + "]";
+    }
+}

@@ -1,0 +1,43 @@
+package dev.fathom.kernel;
+
+import dev.fathom.tensor.TensorType;
+
+/**
+ * The registry of row kernels, one per tensor type: a fused Vector API kernel for the common types, the
+ * decode-then-dot path ({@link DecodedRowKernel}) for every other supported type.
+ */
+public final class RowKernels {
+    private static final RowKernel[] BY_TYPE = new RowKernel[TensorType.values().length];
+
+    static {
+        for (RowKernel k : new RowKernel[] {
+                new F32Kernel(),
+                Half16Kernel.f16(),
+                Half16Kernel.bf16(),
+                new Q8_0Kernel(),
+                new Q4_0Kernel(),
+                new Q4_KKernel(),
+                new Q6_KKernel(),
+        }) {
+            BY_TYPE[k.type().ordinal()] = k;
+        }
+        for (TensorType t : TensorType.values()) {
+            if (BY_TYPE[t.ordinal()] == null && t.isSupported()) BY_TYPE[t.ordinal()] = new DecodedRowKernel(t.format());
+        }
+    }
+
+    private RowKernels() {}
+
+    /** The kernel for {@code type}; fails with the supported-types message when Fathom cannot read the type. */
+    public static RowKernel of(TensorType type) {
+        RowKernel k = BY_TYPE[type.ordinal()];
+        if (k == null) type.format(); // throws the descriptive error
+        return k;
+    }
+
+    /** Whether {@code type} has a fused kernel (false: decoded by the scalar block format, then vector-dotted). */
+    public static boolean isFused(TensorType type) {
+        RowKernel k = BY_TYPE[type.ordinal()];
+        return k != null && !(k instanceof DecodedRowKernel);
+    }
+}
