@@ -1,0 +1,158 @@
+package dev.fathom.cli;
+
+import dev.fathom.FathomException;
+import dev.fathom.chat.ChatMessage;
+import dev.fathom.chat.ChatTemplate;
+import dev.fathom.chat.ReasoningParser;
+import dev.fathom.engine.Engine;
+import dev.fathom.engine.FinishReason;
+import dev.fathom.engine.GenerationEvent;
+import dev.fathom.engine.GenerationRequest;
+import dev.fathom.engine.GenerationResult;
+import dev.fathom.engine.SamplingParams;
+import dev.fathom.gguf.GgufFile;
+import dev.fathom.model.DeepSeekModel;
+import dev.fathom.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "chat", mixinStandardHelpOptions = true,
+        description = {"An interactive chat in the terminal with the model's own chat template, on the same engine as",
+                "`fathom serve`. Answers stream as they are generated; a reasoning model's thinking is shown dimmed.",
+                "Commands: /reset forgets the conversation, /exit (or end of input) quits. The oldest turns are",
+                "dropped when the conversation no longer fits in the context."})
+final class ChatCommand implements Callable<Integer> {
+    static final String DIM = "\u001b[2m", RESET = "\u001b[0m";
+    /** Where the user's lines come from (tests replace it). */
+    static InputStream input = System.in;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOption model;
+
+    @Option(names = {"-s", "--system"}, paramLabel = "TEXT", description = "A system message opening the conversation.")
+    String system;
+
+    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", defaultValue = "512", description = "Tokens per answer at most (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temp", paramLabel = "T", defaultValue = "0.6", description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.95", description = "Top-p, 1 = off (default: ${DEFAULT-VALUE}).")
+    float topP;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Random seed (default: random).")
+    Long seed;
+
+    @Option(names = "--ctx", paramLabel = "N", defaultValue = "4096", description = "Context length for the conversation (default: ${DEFAULT-VALUE}).")
+    int ctx;
+
+    @Option(names = "--color", negatable = true, description = "Dim the reasoning with ANSI colours (default: when on a terminal).")
+    Boolean color;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (maxTokens < 1) throw new FathomException("-n must be >= 1, got " + maxTokens);
+        boolean dim = color != null ? color : System.console() != null && input == System.in;
+        try (GgufFile file = GgufFile.open(model.resolve(err));
+             DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
+            Tokenizer tokenizer = Tokenizer.fromGguf(file);
+            ChatTemplate template = ChatTemplate.fromGguf(file.metadata(), tokenizer);
+            boolean reasoningModel = template.source().contains(ReasoningParser.CLOSE);
+            String bos = tokenizer.bosId() >= 0 ? tokenizer.tokenText(tokenizer.bosId()) : null;
+            long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
+            try (Engine engine = new Engine(m, tokenizer, new Engine.Options(1, ctx, 1))) {
+                int context = engine.contextLength();
+                if (maxTokens >= context) throw new FathomException("-n (" + maxTokens + ") must be smaller than the context (" + context + ")");
+                List<ChatMessage> history = new ArrayList<>();
+                BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
+                err.println("fathom chat: " + file.path().getFileName() + ", context " + context + " tokens. /reset forgets, /exit quits.");
+                err.flush();
+                while (true) {
+                    out.print("> ");
+                    out.flush();
+                    String line = in.readLine();
+                    if (line == null || line.strip().equals("/exit")) break;
+                    if (line.strip().equals("/reset")) {
+                        history.clear();
+                        out.println("(conversation reset)");
+                        continue;
+                    }
+                    if (line.isBlank()) continue;
+                    history.add(ChatMessage.user(line));
+                    // keep the conversation within the context: drop the oldest turns until prompt + answer fit
+                    int[] ids;
+                    String prompt;
+                    while (true) {
+                        prompt = template.render(withSystem(history), true);
+                        ids = tokenizer.encode(prompt, tokenizer.addBosByDefault() && (bos == null || !prompt.startsWith(bos)), true);
+                        if (ids.length + maxTokens <= context || history.size() <= 1) break;
+                        history.removeFirst();
+                        while (!history.isEmpty() && !history.getFirst().role().equals("user")) history.removeFirst();
+                    }
+                    if (ids.length + maxTokens > context) {
+                        history.removeLast();
+                        err.println("fathom: this message has " + ids.length + " tokens; with " + maxTokens
+                                + " for the answer it does not fit in the context of " + context + " (raise --ctx or lower -n)");
+                        err.flush();
+                        continue;
+                    }
+                    ReasoningParser parser = reasoningModel
+                            ? new ReasoningParser(prompt.lastIndexOf(ReasoningParser.OPEN) > prompt.lastIndexOf(ReasoningParser.CLOSE)) : null;
+                    boolean[] inDim = {false};
+                    GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
+                            .withSampling(new SamplingParams(temperature, 0, topP, 0f, s + history.size()));
+                    GenerationResult r = engine.submit(req, e -> {
+                        if (e instanceof GenerationEvent.Output o) {
+                            if (parser == null) out.print(o.text());
+                            else for (ReasoningParser.Delta d : parser.feed(o.text())) show(out, d, dim, inDim);
+                            out.flush();
+                        }
+                    }).result().join();
+                    if (parser != null) for (ReasoningParser.Delta d : parser.finish()) show(out, d, dim, inDim);
+                    if (inDim[0]) out.print(RESET);
+                    out.println();
+                    if (r.finishReason() == FinishReason.LENGTH) out.println("(answer cut at " + r.completionTokens() + " tokens)");
+                    if (r.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", r.error());
+                    out.flush();
+                    history.add(ChatMessage.assistant(parser == null ? r.text() : parser.content()));
+                }
+            }
+        }
+        return 0;
+    }
+
+    private List<ChatMessage> withSystem(List<ChatMessage> history) {
+        if (system == null) return history;
+        List<ChatMessage> all = new ArrayList<>(history.size() + 1);
+        all.add(ChatMessage.system(system));
+        all.addAll(history);
+        return all;
+    }
+
+    private static void show(PrintWriter out, ReasoningParser.Delta d, boolean dim, boolean[] inDim) {
+        boolean reasoning = d.kind() == ReasoningParser.Kind.REASONING;
+        if (dim && reasoning != inDim[0]) {
+            out.print(reasoning ? DIM : RESET);
+            inDim[0] = reasoning;
+        }
+        out.print(d.text());
+    }
+}

@@ -1,0 +1,84 @@
+package dev.fathom.cli;
+
+import dev.fathom.engine.Engine;
+import dev.fathom.server.FathomServer;
+import dev.fathom.server.ServedModel;
+import dev.fathom.server.ServerConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serves a model over an OpenAI/DeepSeek-compatible HTTP API (each endpoint also under /v1):",
+                "POST /chat/completions, /completions, /tokenize, /detokenize; GET /models, /health, /metrics.",
+                "Concurrent requests are decoded together (continuous batching). /health answers 503 while loading."})
+final class ServeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOption model;
+
+    @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080", description = "Port to listen on, 0 = any free port (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' on every endpoint but /health (default: open; also $FATHOM_API_KEY).")
+    String apiKey;
+
+    @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Sequences decoded together at most; more requests queue (default: ${DEFAULT-VALUE}).")
+    int parallel;
+
+    @Option(names = "--queue", paramLabel = "N", defaultValue = "64", description = "Requests that may wait for a slot; more get 429 (default: ${DEFAULT-VALUE}).")
+    int queue;
+
+    @Option(names = "--ctx", paramLabel = "N", defaultValue = "4096", description = "Context length per sequence: prompt plus output (default: ${DEFAULT-VALUE}).")
+    int ctx;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        String key = apiKey != null ? apiKey : System.getenv("FATHOM_API_KEY");
+        if (key != null && key.isEmpty()) key = null;
+        ServerConfig config = new ServerConfig(host, port, key, parallel, ctx, queue, 5000);
+        Path path = model.resolve(err);
+        FathomServer server;
+        try {
+            server = new FathomServer(config).start();
+        } catch (RuntimeException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof java.net.BindException b) {
+                    throw new dev.fathom.FathomException("cannot listen on " + host + ":" + port + ": " + b.getMessage());
+                }
+            }
+            throw e;
+        }
+        err.println("fathom: listening on http://" + host + ":" + server.port() + " (loading " + path + ")");
+        err.flush();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }));
+        try {
+            ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue), model.threads())).join();
+            err.println("fathom: serving " + m.id() + " (context " + m.engine().contextLength() + ", parallel " + parallel
+                    + (m.template() == null ? ", no chat template: /chat/completions disabled" : "") + ")");
+            err.flush();
+        } catch (java.util.concurrent.CompletionException e) {
+            server.close();
+            throw e.getCause() instanceof Exception ex ? ex : e;
+        }
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,136 @@
+package dev.fathom.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fathom.engine.GenerationEvent;
+import dev.fathom.engine.GenerationRequest;
+import dev.fathom.engine.GenerationResult;
+import dev.fathom.engine.TokenInfo;
+import dev.fathom.tokenizer.Tokenizer;
+import io.javalin.http.Context;
+
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * {@code POST /completions}: plain text continuation, and fill-in-the-middle with {@code suffix} (DeepSeek's
+ * {@code /beta/completions}: the prompt becomes {@code <｜fim▁begin｜>PROMPT<｜fim▁hole｜>SUFFIX<｜fim▁end｜>}).
+ * Log-probabilities in the legacy shape ({@code tokens, token_logprobs, top_logprobs, text_offset}).
+ */
+final class Completions implements FathomServer.Shape {
+    static final String FIM_BEGIN = "<｜fim▁begin｜>";
+    static final String FIM_HOLE = "<｜fim▁hole｜>";
+    static final String FIM_END = "<｜fim▁end｜>";
+
+    private final FathomServer server;
+    private final ServedModel model;
+    private final String id = FathomServer.newId("cmpl-");
+    private final long created = System.currentTimeMillis() / 1000;
+    private boolean logprobs;
+    private int textOffset;
+
+    Completions(FathomServer server, ServedModel model) {
+        this.server = server;
+        this.model = model;
+    }
+
+    void handle(Context ctx) throws IOException {
+        JsonNode b = server.body(ctx);
+        Tokenizer t = model.tokenizer();
+        JsonNode p = Fields.field(b, "prompt");
+        if (p == null) throw ApiException.invalid("prompt", "is required (a string)");
+        String suffix = Fields.string(b, "suffix", "suffix");
+        int[] ids;
+        if (p.isTextual() || (p.isArray() && p.size() == 1 && p.get(0).isTextual())) {
+            String text = p.isTextual() ? p.textValue() : p.get(0).textValue();
+            if (suffix != null) {
+                for (String special : List.of(FIM_BEGIN, FIM_HOLE, FIM_END)) {
+                    if (t.tokenId(special) == Tokenizer.NO_TOKEN) {
+                        throw ApiException.invalid("suffix", "this model has no fill-in-the-middle tokens (" + special + " is not in its vocabulary)");
+                    }
+                }
+                text = FIM_BEGIN + text + FIM_HOLE + suffix + FIM_END;
+            }
+            ids = t.encode(text, t.addBosByDefault(), true);
+        } else if (p.isArray() && suffix == null) {
+            ids = new int[p.size()];
+            for (int i = 0; i < ids.length; i++) {
+                JsonNode v = p.get(i);
+                if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() >= t.vocabSize()) {
+                    throw ApiException.invalid("prompt[" + i + "]", "must be a token id in 0.." + (t.vocabSize() - 1) + " (or give the prompt as a string), got " + Fields.describe(v));
+                }
+                ids[i] = v.intValue();
+            }
+        } else {
+            throw ApiException.invalid("prompt", "must be a string" + (suffix == null ? " or a list of token ids" : "") + ", got " + Fields.describe(p));
+        }
+        if (ids.length == 0) throw ApiException.invalid("prompt", "is empty");
+        Long lp = Fields.integer(b, "logprobs", 0, GenerationRequest.MAX_TOP_LOGPROBS);
+        logprobs = lp != null;
+        Boolean echo = Fields.bool(b, "echo");
+        if (Boolean.TRUE.equals(echo)) throw ApiException.invalid("echo", "is not supported (send false or leave it out)");
+        boolean stream = Boolean.TRUE.equals(Fields.bool(b, "stream"));
+        JsonNode so = Fields.object(b, "stream_options");
+        boolean includeUsage = so != null && Boolean.TRUE.equals(Fields.bool(so, "include_usage", "stream_options.include_usage"));
+        GenerationRequest r = server.generationRequest(b, ids, model.engine().contextLength(), lp == null ? -1 : lp.intValue());
+        server.run(ctx, model, r, stream, includeUsage, this);
+    }
+
+    private ObjectNode chunk(String text, List<TokenInfo> tokens, String finish) {
+        ObjectNode c = server.envelope(id, "text_completion", model, created);
+        ObjectNode choice = c.putArray("choices").addObject();
+        choice.put("text", text);
+        choice.put("index", 0);
+        if (logprobs && !tokens.isEmpty()) choice.set("logprobs", legacyLogprobs(tokens));
+        else choice.putNull("logprobs");
+        choice.put("finish_reason", finish);
+        return c;
+    }
+
+    private ObjectNode legacyLogprobs(List<TokenInfo> tokens) {
+        ObjectNode l = server.json.createObjectNode();
+        ArrayNode toks = l.putArray("tokens"), lps = l.putArray("token_logprobs"), tops = l.putArray("top_logprobs"), offs = l.putArray("text_offset");
+        for (TokenInfo t : tokens) {
+            toks.add(t.text());
+            lps.add(t.logprob());
+            ObjectNode top = tops.addObject();
+            for (TokenInfo.Alternative a : t.top()) top.put(a.text(), a.logprob());
+            offs.add(textOffset);
+            textOffset += t.text().length();
+        }
+        return l;
+    }
+
+    @Override
+    public List<ObjectNode> chunks(GenerationEvent.Output o) {
+        if (o.text().isEmpty() && !(logprobs && !o.tokens().isEmpty())) return List.of();
+        return List.of(chunk(o.text(), o.tokens(), null));
+    }
+
+    @Override
+    public List<ObjectNode> finalChunks(GenerationResult r) {
+        return List.of(chunk("", List.of(), FathomServer.finishReason(r)));
+    }
+
+    @Override
+    public ObjectNode response(GenerationResult r) {
+        textOffset = 0; // chunks() advanced it
+        ObjectNode c = chunk(r.text(), r.tokens(), FathomServer.finishReason(r));
+        c.set("usage", usage(r));
+        return c;
+    }
+
+    @Override
+    public ObjectNode usage(GenerationResult r) {
+        return server.usage(r, 0);
+    }
+
+    @Override
+    public ObjectNode usageChunk(GenerationResult r) {
+        ObjectNode c = server.envelope(id, "text_completion", model, created);
+        c.putArray("choices");
+        c.set("usage", usage(r));
+        return c;
+    }
+}

@@ -1,0 +1,510 @@
+package dev.fathom.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fathom.FathomException;
+import dev.fathom.engine.Engine;
+import dev.fathom.engine.FinishReason;
+import dev.fathom.engine.Generation;
+import dev.fathom.engine.GenerationEvent;
+import dev.fathom.engine.GenerationRequest;
+import dev.fathom.engine.GenerationResult;
+import dev.fathom.engine.PromptTooLongException;
+import dev.fathom.engine.QueueFullException;
+import dev.fathom.engine.SamplingParams;
+import dev.fathom.engine.TokenInfo;
+import dev.fathom.tokenizer.Tokenizer;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Fathom's OpenAI/DeepSeek-compatible HTTP server (Javalin on Jetty, JSON by Jackson, metrics by Micrometer).
+ * Every endpoint is served at {@code /PATH} and {@code /v1/PATH}. The server listens as soon as it starts and
+ * answers 503 until a model is {@linkplain #serve served}. Generation runs on the model's {@link Engine}; this
+ * class only translates HTTP to engine requests and events back to JSON and server-sent events.
+ */
+public final class FathomServer implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(FathomServer.class.getName());
+    static final Set<String> ENDPOINTS = Set.of("/health", "/models", "/completions", "/chat/completions", "/tokenize",
+            "/detokenize", "/metrics");
+
+    static final long IDLE_TIMEOUT_MILLIS = 30 * 60_000L;
+    final ServerConfig config;
+    final ObjectMapper json = new ObjectMapper();
+    final ServerMetrics metrics;
+    private final String fingerprint;
+    private volatile ServedModel model;
+    private volatile String loadError;
+    private Javalin app;
+
+    public FathomServer(ServerConfig config) {
+        this.config = config;
+        this.metrics = new ServerMetrics(() -> model == null ? null : model.engine());
+        String v = FathomServer.class.getPackage().getImplementationVersion();
+        this.fingerprint = "fp_fathom_" + (v == null ? "dev" : v);
+    }
+
+    /** Starts listening; until {@link #serve} every endpoint but /health and /metrics answers 503. */
+    public synchronized FathomServer start() {
+        if (app != null) throw new IllegalStateException("already started");
+        app = Javalin.create(cfg -> {
+            cfg.startup.showJavalinBanner = false;
+            cfg.startup.showOldJavalinVersionWarning = false;
+            cfg.concurrency.useVirtualThreads = true;
+            cfg.http.prefer405over404 = true;
+            cfg.http.maxRequestSize = 16L << 20;
+            cfg.jetty.host = config.host();
+            cfg.jetty.port = config.port();
+            cfg.routes.before(this::authenticate);
+            route(cfg, "get", "/health", this::health);
+            route(cfg, "get", "/models", this::models);
+            route(cfg, "get", "/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
+            route(cfg, "post", "/completions", ctx -> new Completions(this, ready()).handle(ctx));
+            route(cfg, "post", "/chat/completions", ctx -> new ChatCompletions(this, ready()).handle(ctx));
+            route(cfg, "post", "/tokenize", this::tokenize);
+            route(cfg, "post", "/detokenize", this::detokenize);
+            cfg.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
+            cfg.routes.exception(Exception.class, (e, ctx) -> {
+                LOG.log(Level.SEVERE, "internal error on " + ctx.method() + " " + ctx.path(), e);
+                error(ctx, new ApiException(500, "server_error", null, "internal_error", "internal server error"));
+            });
+            cfg.routes.error(404, "*", ctx -> {
+                error(ctx, new ApiException(404, "invalid_request_error", null, "not_found", "no such endpoint: " + ctx.method() + " " + ctx.path()));
+            });
+            cfg.routes.error(405, "*", ctx -> {
+                error(ctx, new ApiException(405, "invalid_request_error", null, "method_not_allowed", "method " + ctx.method() + " is not allowed on " + ctx.path()));
+            });
+            cfg.routes.after(ctx -> {
+                String p = ctx.path().startsWith("/v1/") ? ctx.path().substring(3) : ctx.path();
+                metrics.request(ENDPOINTS.contains(p) ? p : "other", ctx.statusCode());
+            });
+        });
+        app.start();
+        // Jetty closes connections idle for 30 s; a non-streaming generation may write nothing for longer.
+        for (var c : app.jettyServer().server().getConnectors()) {
+            if (c instanceof org.eclipse.jetty.server.AbstractConnector a) a.setIdleTimeout(IDLE_TIMEOUT_MILLIS);
+        }
+        return this;
+    }
+
+    private static void route(io.javalin.config.JavalinConfig cfg, String method, String path, Handler h) {
+        for (String p : List.of(path, "/v1" + path)) {
+            if (method.equals("get")) cfg.routes.get(p, h);
+            else cfg.routes.post(p, h);
+        }
+    }
+
+    long idleTimeoutMillis() {
+        return ((org.eclipse.jetty.server.AbstractConnector) app.jettyServer().server().getConnectors()[0]).getIdleTimeout();
+    }
+
+    /** The port it listens on (the one chosen when configured as 0). */
+    public int port() {
+        return app.port();
+    }
+
+    /** Serves a loaded model: from now on /health answers 200. */
+    public void serve(ServedModel m) {
+        this.model = m;
+    }
+
+    /** Loads a model in the background (the server answers 503 meanwhile); a failure is logged and kept. */
+    public CompletableFuture<ServedModel> loadAsync(Callable<ServedModel> loader) {
+        CompletableFuture<ServedModel> f = new CompletableFuture<>();
+        Thread.ofPlatform().name("fathom-load").start(() -> {
+            try {
+                ServedModel m = loader.call();
+                serve(m);
+                f.complete(m);
+            } catch (Throwable e) {
+                loadError = e.getMessage() == null ? e.toString() : e.getMessage();
+                f.completeExceptionally(e);
+            }
+        });
+        return f;
+    }
+
+    public boolean isReady() {
+        return model != null;
+    }
+
+    public ServedModel model() {
+        return model;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (app != null) app.stop();
+        ServedModel m = model;
+        model = null;
+        if (m != null) {
+            try {
+                m.close();
+            } catch (Exception e) {
+                LOG.log(Level.WARNING, "closing the model", e);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ plumbing
+
+    ServedModel ready() {
+        ServedModel m = model;
+        if (m == null) {
+            throw new ApiException(503, "server_error", null, "model_loading",
+                    loadError != null ? "the model failed to load: " + loadError : "the model is loading, try again shortly");
+        }
+        return m;
+    }
+
+    private void authenticate(Context ctx) {
+        if (config.apiKey() == null) return;
+        String p = ctx.path();
+        if (p.equals("/health") || p.equals("/v1/health")) return;
+        String h = ctx.header("Authorization");
+        if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(401, "authentication_error", null, "invalid_api_key",
+                    "missing API key: send it as 'Authorization: Bearer KEY'");
+        }
+        byte[] given = h.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+        if (!MessageDigest.isEqual(given, config.apiKey().getBytes(StandardCharsets.UTF_8))) {
+            throw new ApiException(401, "authentication_error", null, "invalid_api_key", "invalid API key");
+        }
+    }
+
+    void error(Context ctx, ApiException e) {
+        ObjectNode err = json.createObjectNode();
+        ObjectNode body = err.putObject("error");
+        body.put("message", e.getMessage());
+        body.put("type", e.type());
+        body.put("param", e.param());
+        body.put("code", e.code());
+        ctx.status(e.status()).contentType("application/json").result(err.toString());
+    }
+
+    JsonNode body(Context ctx) {
+        byte[] bytes = ctx.bodyAsBytes();
+        if (bytes.length == 0) throw ApiException.badRequest(null, "invalid_request", "the request body is empty: send a JSON object");
+        JsonNode node;
+        try {
+            node = json.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw ApiException.badRequest(null, "invalid_json", "the request body is not valid JSON: " + e.getOriginalMessage()
+                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
+        } catch (IOException e) {
+            throw ApiException.badRequest(null, "invalid_json", "cannot read the request body: " + e.getMessage());
+        }
+        if (node == null || !node.isObject()) throw ApiException.badRequest(null, "invalid_json", "the request body must be a JSON object");
+        return node;
+    }
+
+    void sendJson(Context ctx, JsonNode node) {
+        ctx.contentType("application/json").result(node.toString());
+    }
+
+    String fingerprint() {
+        return fingerprint;
+    }
+
+    // ------------------------------------------------------------------------------------------ simple endpoints
+
+    private void health(Context ctx) {
+        ObjectNode n = json.createObjectNode();
+        if (model != null) {
+            n.put("status", "ok");
+            ctx.status(200);
+        } else if (loadError != null) {
+            n.put("status", "error");
+            n.put("message", "the model failed to load: " + loadError);
+            ctx.status(503);
+        } else {
+            n.put("status", "loading");
+            ctx.status(503);
+        }
+        sendJson(ctx, n);
+    }
+
+    private void models(Context ctx) {
+        ServedModel m = ready();
+        ObjectNode n = json.createObjectNode();
+        n.put("object", "list");
+        ObjectNode d = n.putArray("data").addObject();
+        d.put("id", m.id());
+        d.put("object", "model");
+        d.put("created", m.created());
+        d.put("owned_by", "fathom");
+        d.put("context_length", m.engine().contextLength());
+        sendJson(ctx, n);
+    }
+
+    private void tokenize(Context ctx) {
+        ServedModel m = ready();
+        JsonNode b = body(ctx);
+        String text = Fields.string(b, "content", "content");
+        if (text == null) text = Fields.string(b, "prompt", "prompt");
+        if (text == null) throw ApiException.invalid("content", "is required (the text to tokenize)");
+        Boolean addSpecial = Fields.bool(b, "add_special");
+        Boolean parseSpecial = Fields.bool(b, "parse_special");
+        Boolean withPieces = Fields.bool(b, "with_pieces");
+        Tokenizer t = m.tokenizer();
+        int[] ids = t.encode(text, addSpecial == null ? t.addBosByDefault() : addSpecial && t.bosId() >= 0, parseSpecial == null || parseSpecial);
+        ObjectNode n = json.createObjectNode();
+        ArrayNode arr = n.putArray("tokens");
+        for (int id : ids) {
+            if (Boolean.TRUE.equals(withPieces)) arr.addObject().put("id", id).put("piece", t.decode(new int[] {id}));
+            else arr.add(id);
+        }
+        sendJson(ctx, n);
+    }
+
+    private void detokenize(Context ctx) {
+        ServedModel m = ready();
+        JsonNode b = body(ctx);
+        JsonNode tokens = Fields.field(b, "tokens");
+        if (tokens == null) throw ApiException.invalid("tokens", "is required (a list of token ids)");
+        if (!tokens.isArray()) throw ApiException.invalid("tokens", "must be a list of token ids, got " + Fields.describe(tokens));
+        int vocab = m.tokenizer().vocabSize();
+        int[] ids = new int[tokens.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode v = tokens.get(i);
+            if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() >= vocab) {
+                throw ApiException.invalid("tokens[" + i + "]", "must be a token id in 0.." + (vocab - 1) + ", got " + Fields.describe(v));
+            }
+            ids[i] = v.intValue();
+        }
+        ObjectNode n = json.createObjectNode();
+        n.put("content", m.tokenizer().decode(ids));
+        sendJson(ctx, n);
+    }
+
+    // ------------------------------------------------------------------------------------------ generation
+
+    /** The sampling fields both generation endpoints share, checked. */
+    GenerationRequest generationRequest(JsonNode b, int[] prompt, int contextLength, int topLogprobs) {
+        Double temperature = Fields.number(b, "temperature", 0, 2);
+        Double topP = Fields.number(b, "top_p", 0, 1);
+        if (topP != null && topP == 0) throw ApiException.invalid("top_p", "must be greater than 0 and at most 1, got 0");
+        Long topK = Fields.integer(b, "top_k", 0, Integer.MAX_VALUE);
+        Double minP = Fields.number(b, "min_p", 0, 1);
+        Long seed = Fields.integer(b, "seed", Long.MIN_VALUE, Long.MAX_VALUE);
+        Double freq = Fields.number(b, "frequency_penalty", -2, 2);
+        Double pres = Fields.number(b, "presence_penalty", -2, 2);
+        Long maxTokens = Fields.integer(b, "max_tokens", 1, Integer.MAX_VALUE);
+        Long maxCompletion = Fields.integer(b, "max_completion_tokens", 1, Integer.MAX_VALUE);
+        if (maxTokens == null) maxTokens = maxCompletion;
+        Long n = Fields.integer(b, "n", 1, Integer.MAX_VALUE);
+        if (n != null && n != 1) throw ApiException.invalid("n", "only 1 choice per request is supported, got " + n);
+        List<String> stop = Fields.stringOrList(b, "stop", GenerationRequest.MAX_STOP_STRINGS);
+        JsonNode format = Fields.object(b, "response_format");
+        if (format != null) {
+            String type = Fields.string(format, "type", "response_format.type");
+            if (type == null || !(type.equals("text") || type.equals("json_object"))) {
+                throw ApiException.invalid("response_format.type", "must be \"text\" or \"json_object\", got " + (type == null ? "nothing" : "\"" + type + "\""));
+            }
+        }
+        Fields.string(b, "model", "model");
+        if (prompt.length > contextLength) {
+            throw ApiException.badRequest("messages", "context_length_exceeded", "the prompt has " + prompt.length
+                    + " tokens but the context holds " + contextLength + " (this server's --ctx)");
+        }
+        int max = (int) Math.min(maxTokens == null ? Integer.MAX_VALUE : maxTokens, Integer.MAX_VALUE);
+        float temp = temperature == null ? 1f : temperature.floatValue();
+        long s = seed != null ? seed : new SecureRandom().nextLong();
+        SamplingParams sp = new SamplingParams(temp, topK == null ? 0 : topK.intValue(), topP == null ? 1f : topP.floatValue(),
+                minP == null ? 0f : minP.floatValue(), s);
+        return new GenerationRequest(prompt, max, sp, freq == null ? 0 : freq.floatValue(), pres == null ? 0 : pres.floatValue(), stop, topLogprobs);
+    }
+
+    /** Submits, mapping the engine's refusals to API errors. */
+    Generation submit(Engine engine, GenerationRequest r, Consumer<GenerationEvent> listener) {
+        try {
+            return engine.submit(r, listener);
+        } catch (QueueFullException e) {
+            throw new ApiException(429, "rate_limit_error", null, "queue_full", e.getMessage() + "; try again later");
+        } catch (PromptTooLongException e) {
+            throw ApiException.badRequest("messages", "context_length_exceeded", e.getMessage());
+        } catch (FathomException e) {
+            throw ApiException.badRequest(null, "invalid_request", e.getMessage());
+        }
+    }
+
+    /** How an endpoint turns engine events into JSON. */
+    interface Shape {
+        /** Chunks for one Output event (may be none). */
+        List<ObjectNode> chunks(GenerationEvent.Output o);
+
+        /** The final chunk(s) carrying the finish reason. */
+        List<ObjectNode> finalChunks(GenerationResult r);
+
+        /** The whole response for a non-streaming request (after its events went through chunks and finalChunks). */
+        ObjectNode response(GenerationResult r);
+
+        ObjectNode usage(GenerationResult r);
+
+        ObjectNode usageChunk(GenerationResult r);
+    }
+
+    /** Runs a generation and answers it as JSON or as server-sent events. */
+    void run(Context ctx, ServedModel m, GenerationRequest r, boolean stream, boolean includeUsage, Shape shape) throws IOException {
+        long t0 = System.nanoTime();
+        BlockingQueue<GenerationEvent> events = new LinkedBlockingQueue<>();
+        long[] last = {0};
+        Generation g = submit(m.engine(), r, e -> {
+            if (e instanceof GenerationEvent.Output o && !o.tokens().isEmpty()) {
+                long now = System.nanoTime();
+                if (last[0] == 0) metrics.firstToken(now - t0);
+                else metrics.interToken(now - last[0]);
+                last[0] = now;
+            } else if (e instanceof GenerationEvent.Finished f) {
+                GenerationResult res = f.result();
+                metrics.usage(res.finishReason() == FinishReason.CANCELLED && res.tokens().isEmpty() && last[0] == 0 ? 0 : res.promptTokens(), res.completionTokens());
+                if (res.finishReason() == FinishReason.CANCELLED) metrics.cancelled();
+            }
+            events.add(e);
+        });
+        if (!stream) {
+            try {
+                while (true) {
+                    GenerationEvent e = events.take();
+                    if (e instanceof GenerationEvent.Output o) shape.chunks(o);
+                    else if (e instanceof GenerationEvent.Finished f) {
+                        GenerationResult fr = f.result();
+                        if (fr.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", fr.error());
+                        shape.finalChunks(fr);
+                        sendJson(ctx, shape.response(fr));
+                        return;
+                    }
+                }
+            } catch (InterruptedException e) {
+                g.cancel();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            }
+        }
+        var res = ctx.res();
+        res.setStatus(200);
+        res.setContentType("text/event-stream; charset=utf-8");
+        res.setHeader("Cache-Control", "no-cache");
+        res.setHeader("X-Accel-Buffering", "no");
+        OutputStream out = res.getOutputStream();
+        try {
+            out.flush();
+            boolean started = false;
+            while (true) {
+                GenerationEvent e = events.poll(config.keepAliveMillis(), TimeUnit.MILLISECONDS);
+                if (e == null) {
+                    if (!started) write(out, ": keep-alive\n\n");
+                    continue;
+                }
+                switch (e) {
+                    case GenerationEvent.Started s -> started = true;
+                    case GenerationEvent.Output o -> {
+                        for (ObjectNode c : shape.chunks(o)) write(out, "data: " + c + "\n\n");
+                    }
+                    case GenerationEvent.Finished f -> {
+                        GenerationResult fr = f.result();
+                        if (fr.finishReason() == FinishReason.ERROR) {
+                            ObjectNode err = json.createObjectNode();
+                            err.putObject("error").put("message", "internal server error").put("type", "server_error").put("code", "internal_error");
+                            write(out, "data: " + err + "\n\n");
+                        } else {
+                            for (ObjectNode c : shape.finalChunks(fr)) write(out, "data: " + c + "\n\n");
+                            if (includeUsage) write(out, "data: " + shape.usageChunk(fr) + "\n\n");
+                        }
+                        write(out, "data: [DONE]\n\n");
+                        return;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            g.cancel(); // the client went away: free its slot and memory now
+            LOG.fine(() -> "client disconnected, request " + g.id() + " cancelled");
+        } catch (InterruptedException e) {
+            g.cancel();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void write(OutputStream out, String s) throws IOException {
+        out.write(s.getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    ObjectNode usage(GenerationResult r, int reasoningTokens) {
+        ObjectNode u = json.createObjectNode();
+        u.put("prompt_tokens", r.promptTokens());
+        u.put("completion_tokens", r.completionTokens());
+        u.put("total_tokens", r.promptTokens() + r.completionTokens());
+        u.put("prompt_cache_hit_tokens", 0);
+        u.put("prompt_cache_miss_tokens", r.promptTokens());
+        u.putObject("completion_tokens_details").put("reasoning_tokens", reasoningTokens);
+        return u;
+    }
+
+    ObjectNode envelope(String id, String object, ServedModel m, long created) {
+        ObjectNode n = json.createObjectNode();
+        n.put("id", id);
+        n.put("object", object);
+        n.put("created", created);
+        n.put("model", m.id());
+        n.put("system_fingerprint", fingerprint);
+        return n;
+    }
+
+    static String finishReason(GenerationResult r) {
+        return r.finishReason() == FinishReason.LENGTH ? "length" : "stop";
+    }
+
+    static String newId(String prefix) {
+        return prefix + UUID.randomUUID().toString().replace("-", "");
+    }
+
+    static ArrayNode bytes(ObjectNode parent, byte[] b) {
+        ArrayNode a = parent.putArray("bytes");
+        for (byte x : b) a.add(x & 0xFF);
+        return a;
+    }
+
+    /** Chat-style logprobs entries ({@code {token, logprob, bytes, top_logprobs}}) for these tokens. */
+    void chatLogprobs(ArrayNode into, List<TokenInfo> tokens) {
+        for (TokenInfo t : tokens) {
+            ObjectNode e = into.addObject();
+            e.put("token", t.text());
+            e.put("logprob", t.logprob());
+            bytes(e, t.bytes());
+            ArrayNode top = e.putArray("top_logprobs");
+            for (TokenInfo.Alternative a : t.top()) {
+                ObjectNode x = top.addObject();
+                x.put("token", a.text());
+                x.put("logprob", a.logprob());
+                bytes(x, a.bytes());
+            }
+        }
+    }
+
+    static List<ObjectNode> list(ObjectNode... nodes) {
+        return new ArrayList<>(List.of(nodes));
+    }
+}

@@ -1,0 +1,45 @@
+package dev.fathom.server;
+
+import dev.fathom.FathomException;
+
+/**
+ * How the server listens and batches.
+ *
+ * @param port            0 = any free port
+ * @param apiKey          required as {@code Authorization: Bearer KEY} on every endpoint but /health; null = open
+ * @param parallel        sequences generated together at most
+ * @param contextLength   positions per sequence (prompt plus output)
+ * @param maxQueue        requests that may wait for a slot; more get 429
+ * @param keepAliveMillis how often a streaming request waiting in the queue gets a {@code : keep-alive} comment
+ */
+public record ServerConfig(String host, int port, String apiKey, int parallel, int contextLength, int maxQueue,
+                           long keepAliveMillis) {
+    public ServerConfig {
+        if (port < 0 || port > 65535) throw new FathomException("--port must be in 0..65535, got " + port);
+        if (parallel < 1) throw new FathomException("--parallel must be >= 1, got " + parallel);
+        if (contextLength < 1) throw new FathomException("--ctx must be >= 1, got " + contextLength);
+        if (maxQueue < 0) throw new FathomException("--queue must be >= 0, got " + maxQueue);
+        if (keepAliveMillis < 1) throw new FathomException("the keep-alive interval must be >= 1 ms, got " + keepAliveMillis);
+        if (apiKey != null && apiKey.isBlank()) throw new FathomException("--api-key must not be blank");
+    }
+
+    public static ServerConfig defaults() {
+        return new ServerConfig("127.0.0.1", 8080, null, 4, 4096, 64, 5000);
+    }
+
+    public ServerConfig withPort(int p) {
+        return new ServerConfig(host, p, apiKey, parallel, contextLength, maxQueue, keepAliveMillis);
+    }
+
+    public ServerConfig withApiKey(String k) {
+        return new ServerConfig(host, port, k, parallel, contextLength, maxQueue, keepAliveMillis);
+    }
+
+    public ServerConfig withBatching(int par, int ctx, int queue) {
+        return new ServerConfig(host, port, apiKey, par, ctx, queue, keepAliveMillis);
+    }
+
+    public ServerConfig withKeepAliveMillis(long ms) {
+        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, ms);
+    }
+}

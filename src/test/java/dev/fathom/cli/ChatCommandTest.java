@@ -1,0 +1,66 @@
+package dev.fathom.cli;
+
+import dev.fathom.Fixtures;
+import dev.fathom.chat.ChatMessage;
+import dev.fathom.chat.ChatTemplate;
+import dev.fathom.engine.Engine;
+import dev.fathom.engine.GenerationRequest;
+import dev.fathom.gguf.GgufFile;
+import dev.fathom.model.DeepSeekModel;
+import dev.fathom.tokenizer.Tokenizer;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ChatCommandTest {
+    /** The greedy answer to a conversation, straight from the engine. */
+    private static String answer(List<ChatMessage> conversation, int n) throws Exception {
+        try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
+            Tokenizer t = Tokenizer.fromGguf(f);
+            String prompt = ChatTemplate.fromGguf(f.metadata(), t).render(conversation, true);
+            try (DeepSeekModel m = DeepSeekModel.load(f); Engine e = new Engine(m, t, new Engine.Options(1, 512, 1))) {
+                return e.generate(GenerationRequest.greedy(t.encode(prompt, false, true), n)).text();
+            }
+        }
+    }
+
+    private static FathomCliTest.Run chat(String input, String... extra) {
+        ChatCommand.input = new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8));
+        try {
+            String[] args = new String[] {"chat", "-m", Fixtures.golden("v3-tiny/model.gguf").toString(), "--temp", "0", "-n", "6"};
+            String[] all = java.util.Arrays.copyOf(args, args.length + extra.length);
+            System.arraycopy(extra, 0, all, args.length, extra.length);
+            return FathomCliTest.run(all);
+        } finally {
+            ChatCommand.input = System.in;
+        }
+    }
+
+    @Test
+    void keepsHistoryResetsAndExits() throws Exception {
+        FathomCliTest.Run r = chat("Hello\nHow are you?\n/reset\nHow are you?\n/exit\nnever read\n", "--ctx", "512");
+        assertEquals(0, r.code(), r.err());
+        String first = answer(List.of(ChatMessage.user("Hello")), 6);
+        String second = answer(List.of(ChatMessage.user("Hello"), ChatMessage.assistant(first), ChatMessage.user("How are you?")), 6);
+        String fresh = answer(List.of(ChatMessage.user("How are you?")), 6);
+        assertNotEquals(second, fresh, "the history changes the answer (else this test shows nothing)");
+        String expected = "> " + first + "\n(answer cut at 6 tokens)\n> " + second + "\n(answer cut at 6 tokens)\n> (conversation reset)\n> "
+                + fresh + "\n(answer cut at 6 tokens)\n> ";
+        assertEquals(expected, r.out().replace("\r\n", "\n"));
+    }
+
+    @Test
+    void oldTurnsAreDroppedToFitTheContext() {
+        // a 64-token context with 6 tokens per answer holds about two turns; the chat goes on regardless
+        FathomCliTest.Run r = chat("one two three four five\nsix seven eight nine ten\neleven twelve thirteen\nfourteen fifteen\n", "--ctx", "48");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(4, r.out().split("\\(answer cut at 6 tokens\\)", -1).length - 1, r.out());
+        FathomCliTest.Run tooLong = chat("word ".repeat(100) + "\n/exit\n", "--ctx", "48");
+        assertEquals(0, tooLong.code());
+        assertTrue(tooLong.err().contains("does not fit in the context of 48"), tooLong.err());
+    }
+}
