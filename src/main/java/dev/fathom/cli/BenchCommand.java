@@ -150,12 +150,37 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "memory read bandwidth: %.1f GB/s (%d threads, 1 GiB sum)%n", bandwidth / 1e9, nThreads);
         }
         out.printf(Locale.ROOT, "weights read per generated token: %s%n", Format.bytes(activeBytes));
+        out.printf(Locale.ROOT, "memory: Java heap peak %s, process peak RSS %s (weights are memory-mapped, not on the heap)%n",
+                Format.bytes(heapPeak()), peakRss());
         for (Test t : tests) {
             if (t.nGen() == 0) continue;
             double gbps = mean(t.tokensPerSecond()) * activeBytes / 1e9;
             out.printf(Locale.ROOT, "%s streams %.1f GB/s of weights%s%n", t.name(), gbps,
                     bandwidth > 0 ? String.format(Locale.ROOT, " = %.0f%% of the measured bandwidth", 100 * gbps * 1e9 / bandwidth) : "");
         }
+    }
+
+    /** Peak use of the heap memory pools since start-up. */
+    private static long heapPeak() {
+        long peak = 0;
+        for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == java.lang.management.MemoryType.HEAP) peak += pool.getPeakUsage().getUsed();
+        }
+        return peak;
+    }
+
+    /** The process's peak resident set (VmHWM, Linux), or "n/a". */
+    private static String peakRss() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Format.bytes(Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024);
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // not Linux: no figure
+        }
+        return "n/a";
     }
 
     private void json(PrintWriter out, boolean lines, Path path, String modelType, long bytes, long params, int nThreads,

@@ -8,6 +8,9 @@ import java.util.SplittableRandom;
  * scratch arrays, so sampling allocates nothing per token).
  */
 public final class Sampler {
+    /** Logit distance below the best beyond which a token is left out when there is no top-k limit. */
+    private static final float NEGLIGIBLE = 25f;
+
     private final SamplingParams params;
     private final SplittableRandom random;
     private final int[] candidates;
@@ -75,15 +78,24 @@ public final class Sampler {
         return candidates[n - 1];
     }
 
-    /** Fills candidates[0..k) with the k best ids in descending logit order (ties: lower id first); returns k. */
+    /**
+     * Fills candidates[0..k) with the k best ids in descending logit order (ties: lower id first); returns k.
+     * Without a top-k limit only ids within {@code NEGLIGIBLE * max(1, temperature)} of the best logit are ranked
+     * (the rest carry less than e^-25 of the best one's probability each at any stage, under 2e-6 together for a
+     * 129k vocabulary), so a token does not cost a sort of the whole vocabulary.
+     */
     private int topK(float[] logits) {
         int k = candidates.length;
         int v = logits.length;
         if (keys.length == v && k == v) {
-            for (int i = 0; i < v; i++) keys[i] = key(logits[i], i);
-            Arrays.sort(keys);
-            for (int i = 0; i < k; i++) candidates[i] = id(keys[v - 1 - i]);
-            return k;
+            float floor = logits[argmax(logits)] - NEGLIGIBLE * Math.max(1f, params.temperature());
+            int m = 0;
+            for (int i = 0; i < v; i++) {
+                if (logits[i] >= floor) keys[m++] = key(logits[i], i);
+            }
+            Arrays.sort(keys, 0, m);
+            for (int i = 0; i < m; i++) candidates[i] = id(keys[m - 1 - i]);
+            return m;
         }
         // A min-heap of the best k keys seen so far, then sorted.
         int size = 0;

@@ -28,8 +28,4 @@ public enum GgufValueType {
             default -> false;
         };
     }
-
-    public boolean isUnsigned() {
-        return this == UINT8 || this == UINT16 || this == UINT32 || this == UINT64;
-    }
 }

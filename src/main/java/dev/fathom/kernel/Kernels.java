@@ -3,20 +3,15 @@ package dev.fathom.kernel;
 import dev.fathom.tensor.Tensor;
 
 /**
- * The numeric primitives of a forward pass. Weights stay in their stored type: the matrix-vector products decode
- * them block by block as they go. An instance may keep scratch buffers, so it belongs to one sequence / thread.
+ * The numeric primitives of a forward pass. Weights stay in their stored type: the matrix products decode them
+ * block by block as they go. An instance keeps scratch buffers for its products, so one forward pass at a time
+ * uses it (a model holds one, under its lock); {@link #dot}, {@link #axpy}, {@link #softmax} and
+ * {@link #ropePairs} use no scratch and may run on several threads at once (the model's attention does).
  * {@link #scalar(int)} gives the plain-Java reference implementation; {@link #vector(int, int)} the fast one
  * (Vector API, fused dequantise-and-dot per {@linkplain RowKernels tensor type}, products split by output rows
- * over worker threads).
- *
- * <p>Using it from a model: create one instance per sequence state ({@code Kernels.vector(maxRowLength, threads)},
- * or {@link #vector(int, WorkerPool)} to share one pool of threads between states), then
- * <ul>
- *   <li>decode: {@link #matvec} per weight, exactly as with the scalar kernels;</li>
- *   <li>prefill / batches: {@link #matmul} with the token rows of activations stored at a fixed stride
- *       ({@code xs[xOff + t * xStride ..]}) and outputs likewise ({@code out[outOff + t * outStride + r]}): each
- *       weight block is decoded once for several tokens.</li>
- * </ul>
+ * over worker threads; {@link #vector(int, WorkerPool)} shares a pool the caller also uses for its own jobs).
+ * {@link #matmul} takes token rows of activations at a fixed stride ({@code xs[xOff + t * xStride ..]}) and writes
+ * outputs likewise ({@code out[outOff + t * outStride + r]}), decoding each weight block once for several tokens.
  * Activations are float32 and are never quantised; weights are dequantised exactly and multiplied in float32
  * (results differ from the scalar path only by float reassociation). For the vector kernels, the value computed for
  * one (weight row, x) pair does not depend on the other rows or x of the call nor on the thread count:
@@ -63,12 +58,6 @@ public interface Kernels extends AutoCloseable {
                         float[] out, int outOff, int outStride) {
         for (int t = 0; t < nx; t++) matvec(w, firstRow, rows, xs, xOff + t * xStride, out, outOff + t * outStride);
     }
-
-    /**
-     * The transposed product: {@code out[outOff + j] = sum_r x[xOff + r] * W[firstRow + r][j]} for
-     * {@code j < w.rowLength()}.
-     */
-    void matvecTransposed(Tensor w, long firstRow, int rows, float[] x, int xOff, float[] out, int outOff);
 
     /** {@code out = x / sqrt(mean(x^2) + eps) * weight} over n values ({@code out} may be {@code x}). */
     void rmsnorm(float[] x, int xOff, float[] weight, float eps, float[] out, int outOff, int n);

@@ -34,10 +34,4 @@ public final class RowKernels {
         if (k == null) type.format(); // throws the descriptive error
         return k;
     }
-
-    /** Whether {@code type} has a fused kernel (false: decoded by the scalar block format, then vector-dotted). */
-    public static boolean isFused(TensorType type) {
-        RowKernel k = BY_TYPE[type.ordinal()];
-        return k != null && !(k instanceof DecodedRowKernel);
-    }
 }

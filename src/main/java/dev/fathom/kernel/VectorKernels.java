@@ -127,20 +127,6 @@ final class VectorKernels implements Kernels {
     }
 
     @Override
-    public void matvecTransposed(Tensor w, long firstRow, int rows, float[] x, int xOff, float[] out, int outOff) {
-        checkRows(w, firstRow, rows);
-        int n = (int) w.rowLength();
-        long rowBytes = w.rowBytes();
-        BlockFormat f = w.type().format();
-        float[] row = scratch[0];
-        java.util.Arrays.fill(out, outOff, outOff + n, 0f);
-        for (int r = 0; r < rows; r++) {
-            f.dequantize(w.data(), (firstRow + r) * rowBytes, row, 0, n);
-            axpy(x[xOff + r], row, 0, out, outOff, n);
-        }
-    }
-
-    @Override
     public void rmsnorm(float[] x, int xOff, float[] weight, float eps, float[] out, int outOff, int n) {
         scalar.rmsnorm(x, xOff, weight, eps, out, outOff, n);
     }

@@ -113,7 +113,7 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
         long active = 0;
         for (Tensor t : f.tensors().values()) {
             long b = t.data().byteSize();
-            if (t == tokenEmbd) b = t.rowBytes();
+            if (t == tokenEmbd && output != tokenEmbd) b = t.rowBytes(); // a tied head reads it all
             else if (t.name().endsWith("_exps.weight")) b = b / c.nRoutedExperts() * c.numExpertsPerTok();
             active += b;
         }
@@ -138,7 +138,7 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
 
     /** Stops the worker threads. */
     @Override
-    public void close() {
+    public synchronized void close() {
         k.close();
         pool.close();
     }
@@ -508,8 +508,7 @@ public final class DeepSeekModel implements LanguageModel, AutoCloseable {
         int h = c.hiddenSize(), e = c.nRoutedExperts(), topK = c.numExpertsPerTok(), f = c.moeIntermediateSize();
         k.matmul(L.router, 0, e, w.xn, 0, h, n, w.routerLogits, 0, e);
         for (int r = 0; r < n; r++) {
-            System.arraycopy(w.routerLogits, r * e, w.scoresE, 0, e);
-            MoeRouter.route(c, k, w.scoresE, L.expertBias, w.scoresE, w.choice, w.groupScores, w.groupKept,
+            MoeRouter.route(c, k, w.routerLogits, r * e, L.expertBias, w.scoresE, w.choice, w.groupScores, w.groupKept,
                     w.chosen, r * topK, w.expertWeights, r * topK);
         }
         // Counting sort of the (row, slot) pairs by expert, rows ascending within an expert.

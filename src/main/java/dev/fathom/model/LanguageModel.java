@@ -7,7 +7,7 @@ package dev.fathom.model;
  */
 public interface LanguageModel {
 
-    /** One sequence's state: its KV cache and scratch buffers. Not thread-safe; one sequence per caller at a time. */
+    /** One sequence's state: its KV cache. Not thread-safe; one sequence per caller at a time. */
     interface Sequence {
         /** Number of positions already processed (cached). */
         int length();

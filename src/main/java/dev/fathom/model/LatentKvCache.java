@@ -37,18 +37,6 @@ public final class LatentKvCache {
         this.blocks = new float[(capacity + blockTokens - 1) / blockTokens][];
     }
 
-    public int layers() {
-        return layers;
-    }
-
-    public int latentDim() {
-        return latentDim;
-    }
-
-    public int ropeDim() {
-        return ropeDim;
-    }
-
     public int blockTokens() {
         return blockTokens;
     }
@@ -61,12 +49,6 @@ public final class LatentKvCache {
     /** Number of valid positions: {@code 0 .. length-1} are filled for every layer. */
     public int length() {
         return length;
-    }
-
-    /** Forgets positions {@code >= n} (for rewinding a sequence). */
-    public void truncate(int n) {
-        if (n < 0 || n > length) throw new IllegalArgumentException("cannot truncate a cache of " + length + " positions to " + n);
-        length = n;
     }
 
     /** Checks that positions {@code [start, start + n)} may be written next and allocates their blocks. */

@@ -23,10 +23,10 @@ final class MoeRouter {
      * (as V3 and llama.cpp; DeepSeek-V2's HF code scales only un-normalised weights, which coincides for every
      * released V2 config).
      */
-    static void route(DeepSeekConfig c, Kernels k, float[] logits, float[] bias, float[] scores, float[] choice,
+    static void route(DeepSeekConfig c, Kernels k, float[] logits, int logitsOff, float[] bias, float[] scores, float[] choice,
                       float[] groupScores, boolean[] groupKept, int[] chosen, int chosenOff, float[] weights, int weightsOff) {
         int e = c.nRoutedExperts(), topK = c.numExpertsPerTok();
-        System.arraycopy(logits, 0, scores, 0, e);
+        System.arraycopy(logits, logitsOff, scores, 0, e);
         if (c.scoringFunc() == ScoringFunc.SOFTMAX) {
             k.softmax(scores, 0, e);
         } else {

@@ -16,7 +16,7 @@ class MoeRouterTest {
 
     private static int[] route(DeepSeekConfig c, float[] logits, float[] bias, float[] weights) {
         int[] chosen = new int[c.numExpertsPerTok()];
-        MoeRouter.route(c, Kernels.scalar(8), logits, bias, new float[8], new float[8], new float[c.nGroup()],
+        MoeRouter.route(c, Kernels.scalar(8), logits, 0, bias, new float[8], new float[8], new float[c.nGroup()],
                 new boolean[c.nGroup()], chosen, 0, weights, 0);
         return chosen;
     }
