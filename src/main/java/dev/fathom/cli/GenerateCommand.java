@@ -1,8 +1,12 @@
 package dev.fathom.cli;
 
-import dev.fathom.engine.Sampler;
 import dev.fathom.engine.SamplingParams;
-import dev.fathom.engine.TextGenerator;
+import dev.fathom.FathomException;
+import dev.fathom.engine.Engine;
+import dev.fathom.engine.FinishReason;
+import dev.fathom.engine.GenerationEvent;
+import dev.fathom.engine.GenerationRequest;
+import dev.fathom.engine.GenerationResult;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.model.DeepSeekModel;
 import dev.fathom.tokenizer.Tokenizer;
@@ -55,27 +59,39 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (maxTokens < 0) throw new dev.fathom.FathomException("-n must be >= 0, got " + maxTokens);
-        if (ctx <= 0) throw new dev.fathom.FathomException("--ctx must be positive, got " + ctx);
+        if (maxTokens < 0) throw new FathomException("-n must be >= 0, got " + maxTokens);
+        if (ctx <= 0) throw new FathomException("--ctx must be positive, got " + ctx);
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong() >>> 1;
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, s);
         try (GgufFile file = GgufFile.open(model.resolve(err));
-             DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
-            Tokenizer tokenizer = Tokenizer.fromGguf(file);
-            int context = Math.min(ctx, m.config().maxPositionEmbeddings());
-            int[] ids = tokenizer.encode(prompt);
+             DeepSeekModel m = DeepSeekModel.load(file, model.threads());
+             Engine engine = new Engine(m, Tokenizer.fromGguf(file), new Engine.Options(1, ctx, 0))) {
+            int[] ids = engine.tokenizer().encode(prompt);
             out.print(prompt);
             out.flush();
-            TextGenerator.Result r = new TextGenerator(m, tokenizer).generate(ids, maxTokens, context,
-                    new Sampler(params, m.config().vocabSize()), piece -> {
-                        out.print(piece);
-                        out.flush();
-                    });
+            long t0 = System.nanoTime();
+            long[] started = {0};
+            GenerationRequest request = GenerationRequest.greedy(ids, maxTokens).withSampling(params);
+            GenerationResult r = engine.submit(request, e -> {
+                if (e instanceof GenerationEvent.Started) {
+                    started[0] = System.nanoTime();
+                } else if (e instanceof GenerationEvent.Output o && !o.text().isEmpty()) {
+                    out.print(o.text());
+                    out.flush();
+                }
+            }).result().join();
+            long t1 = System.nanoTime();
             out.println();
             out.flush();
+            if (r.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", r.error());
+            String stop = switch (r.finishReason()) {
+                case STOP -> "end of text";
+                case LENGTH -> r.promptTokens() + r.completionTokens() >= engine.contextLength() ? "context full" : "max tokens";
+                default -> r.finishReason().name().toLowerCase(Locale.ROOT);
+            };
             err.printf(Locale.ROOT, "prompt: %d tokens, %.1f tokens/s | generation: %d tokens, %.1f tokens/s | stop: %s | seed %d%n",
-                    r.promptTokens(), r.promptTokensPerSecond(), r.generatedTokens(), r.generationTokensPerSecond(),
-                    r.stopReason().name().toLowerCase(Locale.ROOT).replace('_', ' '), s);
+                    r.promptTokens(), r.promptTokens() * 1e9 / Math.max(1, started[0] - t0), r.completionTokens(),
+                    r.completionTokens() * 1e9 / Math.max(1, t1 - started[0]), stop, s);
         }
         return 0;
     }

@@ -35,10 +35,16 @@ class EngineTest {
         file.close();
     }
 
+    /** The reference: a plain greedy loop on the model (prefill, then argmax and decode one token at a time). */
     private static String textOf(int[] prompt, int n) {
-        StringBuilder sb = new StringBuilder();
-        new TextGenerator(model, tokenizer).generate(prompt, n, 256, new Sampler(SamplingParams.greedy(), model.vocabSize()), sb::append);
-        return sb.toString();
+        var seq = model.newSequence(256);
+        float[] logits = model.forward(seq, prompt, 0, false)[0];
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = Sampler.argmax(logits);
+            if (i + 1 < n) model.decode(seq, out[i], prompt.length + i, logits);
+        }
+        return tokenizer.decode(out);
     }
 
     @Test
