@@ -52,25 +52,16 @@ final class Q8_0Kernel extends RowKernel {
         return sumLanes(acc, scratch);
     }
 
-    /** Tiles of four x: each block is decoded once into four float vectors and used for all four. */
+    /** One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are those of {@link #dot}. */
     @Override
-    public void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xp, int xpOff,
-                             int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
-        int nb = n / QK;
-        int j = 0;
-        for (; j + 4 <= nx; j += 4) {
-            for (int r = 0; r < rows; r++) {
-                tile4(w, off + r * rowBytes, nb, xp, xpOff + j * xpStride, xpStride, out, outOff + j * outStride + r,
-                        outStride, scratch);
-            }
-        }
-        if (j < nx) super.dotRowsBatch(w, off, rowBytes, rows, n, xp, xpOff + j * xpStride, xpStride, nx - j,
-                out, outOff + j * outStride, outStride, scratch);
+    protected boolean hasTile4() {
+        return true;
     }
 
-    /** One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are those of {@link #dot}. */
-    private static void tile4(MemorySegment w, long p, int nb, float[] xp, int x0, int xStride, float[] out, int o,
-                              int outStride, float[] scratch) {
+    @Override
+    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, float[] out, int o,
+                         int outStride, float[] scratch) {
+        int nb = n / QK;
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
         for (int b = 0, xo = 0; b < nb; b++, p += BYTES, xo += QK) {

@@ -72,16 +72,41 @@ public abstract class RowKernel {
 
     /**
      * The batched form: for each of {@code nx} prepared vectors {@code j} at {@code xp[xpOff + j * xpStride ..]},
-     * {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to {@link #dotRows} per x. This default
-     * runs the x vectors one after the other on each row while the row is hot in L1; kernels override it with
-     * register tiles that decode each weight block once for several x.
+     * {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to {@link #dotRows} per x. Groups of four
+     * x go through {@link #tile4} when the kernel has one (each weight block decoded once for the four); the rest run
+     * one after the other on each row while the row is hot in L1.
      */
     public void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xp, int xpOff,
                              int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
+        int j = 0;
+        if (hasTile4()) {
+            for (; j + 4 <= nx; j += 4) {
+                for (int r = 0; r < rows; r++) {
+                    tile4(w, off + r * rowBytes, n, xp, xpOff + j * xpStride, xpStride, out, outOff + j * outStride + r,
+                            outStride, scratch);
+                }
+            }
+        }
         for (int r = 0; r < rows; r++) {
             long o = off + r * rowBytes;
-            for (int j = 0; j < nx; j++) out[outOff + j * outStride + r] = dot(w, o, n, xp, xpOff + j * xpStride, scratch);
+            for (int t = j; t < nx; t++) {
+                dotRows(w, o, rowBytes, 1, n, xp, xpOff + t * xpStride, out, outOff + t * outStride + r, scratch);
+            }
         }
+    }
+
+    /** Whether {@link #tile4} is implemented. */
+    protected boolean hasTile4() {
+        return false;
+    }
+
+    /**
+     * One row of {@code n} values at byte {@code p} against four prepared vectors ({@code x0 + k * xStride}), writing
+     * {@code out[o + k * outStride]}; the per-x operations must be exactly those of {@link #dotRows}.
+     */
+    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, float[] out, int o,
+                         int outStride, float[] scratch) {
+        throw new UnsupportedOperationException(type + " has no 4-wide tile");
     }
 
     /**
