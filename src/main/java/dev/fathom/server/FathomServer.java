@@ -384,6 +384,17 @@ public final class FathomServer implements AutoCloseable {
             }
             events.add(e);
         });
+        // A client that goes away is cancelled at once, queued or running, streaming or not: its slot and memory are freed.
+        try (ClientWatch watch = ClientWatch.start(ctx, () -> {
+            g.cancel();
+            LOG.fine(() -> "client disconnected, request " + g.id() + " cancelled");
+        })) {
+            respond(ctx, g, events, stream, includeUsage, shape);
+        }
+    }
+
+    private void respond(Context ctx, Generation g, BlockingQueue<GenerationEvent> events, boolean stream, boolean includeUsage,
+                         Shape shape) throws IOException {
         if (!stream) {
             try {
                 while (true) {

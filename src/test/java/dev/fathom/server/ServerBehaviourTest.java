@@ -8,17 +8,25 @@ import dev.fathom.engine.Engine;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static dev.fathom.server.TestServers.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -59,6 +67,7 @@ class ServerBehaviourTest {
     void apiKeyIsRequiredExceptOnHealth() throws Exception {
         try (FathomServer s = start(ServerConfig.defaults().withApiKey("sekret").withBatching(2, 256, 4), tinyModel())) {
             assertEquals(200, get(s, "/health").status());
+            assertError(get(s, "/metrics"), 401, "authentication_error", "missing API key");
             assertError(post(s, "/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":2}"), 401, "authentication_error", "missing API key");
             assertError(post(s, "/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":2}", "wrong"), 401, "authentication_error", "invalid API key");
             assertEquals(200, post(s, "/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":2}", "sekret").status());
@@ -129,6 +138,132 @@ class ServerBehaviourTest {
             String metrics = get(s, "/metrics").body();
             assertTrue(metrics.contains("fathom_requests_cancelled_total 1.0"), metrics);
         }
+    }
+
+    /** A greedy request whose answer takes long on v3-tiny: thousands of tokens, without an end-of-text on the way. */
+    private static final String LONG = "{\"messages\":[{\"role\":\"user\",\"content\":\"Tell me everything\"}],\"max_tokens\":16000,\"temperature\":0}";
+
+    /** A client that sends a non-streaming request and closes its connection while it runs is cancelled at once. */
+    @Test
+    void nonStreamingClientThatDisconnectsIsCancelled() throws Exception {
+        try (FathomServer s = start(ServerConfig.defaults().withBatching(1, 16384, 2), tinyModel())) {
+            Engine engine = s.model().engine();
+            try (Socket client = rawPost(s, "/v1/chat/completions", LONG)) {
+                await("the request runs", () -> engine.activeCount() == 1);
+            } // gone without reading the answer
+            await("the request is cancelled", () -> engine.activeCount() == 0 && engine.queueLength() == 0);
+            String metrics = get(s, "/metrics").body();
+            assertTrue(metrics.contains("fathom_requests_cancelled_total 1.0"), metrics);
+            assertTrue(metricValue(metrics, "fathom_completion_tokens_total") < 16000, metrics);
+            Reply after = post(s, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"next\"}],\"max_tokens\":4}");
+            assertEquals(200, after.status(), after.body());
+            assertEquals(4, after.json().at("/usage/completion_tokens").asInt());
+        }
+    }
+
+    /**
+     * Queued clients, streaming or not, that close their connections leave the queue at once, while the request
+     * ahead of them still runs; keep-alive comments are too rare here to be what notices.
+     */
+    @Test
+    void queuedClientsThatDisconnectAreCancelled() throws Exception {
+        ServerConfig cfg = ServerConfig.defaults().withBatching(1, 16384, 2).withKeepAliveMillis(600_000);
+        try (FathomServer s = start(cfg, tinyModel())) {
+            Engine engine = s.model().engine();
+            try (Socket running = rawPost(s, "/v1/chat/completions", LONG)) {
+                await("the first request runs", () -> engine.activeCount() == 1);
+                try (Socket stream = rawPost(s, "/v1/completions", "{\"prompt\":\"b\",\"max_tokens\":8,\"stream\":true}");
+                     Socket plain = rawPost(s, "/v1/completions", "{\"prompt\":\"c\",\"max_tokens\":8}")) {
+                    await("both wait in the queue", () -> engine.queueLength() == 2);
+                }
+                await("the queued requests are cancelled", () -> engine.queueLength() == 0);
+                assertEquals(1, engine.activeCount(), "the first request still runs: the queue was not emptied by it finishing");
+                assertTrue(get(s, "/metrics").body().contains("fathom_requests_cancelled_total 2.0"));
+            }
+            await("the running request is cancelled", () -> engine.activeCount() == 0);
+            assertTrue(get(s, "/metrics").body().contains("fathom_requests_cancelled_total 3.0"));
+            assertEquals(200, post(s, "/v1/completions", "{\"prompt\":\"after\",\"max_tokens\":3}").status());
+        }
+    }
+
+    /** Watching a connection for its close must not swallow a request pipelined behind the one being answered. */
+    @Test
+    void pipelinedRequestIsServedAfterALongOne() throws Exception {
+        try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 1024, 2), tinyModel());
+             Socket c = rawPost(s, "/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":600,\"temperature\":0}")) {
+            c.setSoTimeout(120_000);
+            Engine engine = s.model().engine();
+            await("the first request runs", () -> engine.activeCount() == 1);
+            c.getOutputStream().write(request("/v1/completions", "{\"prompt\":\"b\",\"max_tokens\":3}"));
+            InputStream in = c.getInputStream();
+            JsonNode first = JSON.readTree(readResponse(in));
+            JsonNode second = JSON.readTree(readResponse(in));
+            assertEquals("length", first.at("/choices/0/finish_reason").asText(), first.toString());
+            assertEquals(600, first.at("/usage/completion_tokens").asInt());
+            assertEquals(3, second.at("/usage/completion_tokens").asInt(), second.toString());
+            assertTrue(get(s, "/metrics").body().contains("fathom_requests_cancelled_total 0.0"));
+        }
+    }
+
+    /** A raw HTTP/1.1 connection that has sent one request and reads nothing, as a client that may go away. */
+    private static Socket rawPost(FathomServer s, String path, String body) throws IOException {
+        Socket c = new Socket("127.0.0.1", s.port());
+        c.getOutputStream().write(request(path, body));
+        return c;
+    }
+
+    private static byte[] request(String path, String body) {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        String head = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n";
+        byte[] h = head.getBytes(StandardCharsets.US_ASCII);
+        byte[] all = java.util.Arrays.copyOf(h, h.length + b.length);
+        System.arraycopy(b, 0, all, h.length, b.length);
+        return all;
+    }
+
+    /** Reads one 200 response (Content-Length or chunked) off a raw connection and returns its body. */
+    private static String readResponse(InputStream in) throws IOException {
+        String status = line(in);
+        assertTrue(status.startsWith("HTTP/1.1 200"), status);
+        int length = -1;
+        boolean chunked = false;
+        for (String h; !(h = line(in)).isEmpty(); ) {
+            String k = h.toLowerCase(Locale.ROOT);
+            if (k.startsWith("content-length:")) length = Integer.parseInt(k.substring(15).trim());
+            if (k.startsWith("transfer-encoding:") && k.contains("chunked")) chunked = true;
+        }
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        if (chunked) {
+            for (int n; (n = Integer.parseInt(line(in).trim(), 16)) > 0; line(in)) body.write(in.readNBytes(n));
+            while (!line(in).isEmpty()) { } // trailers
+        } else {
+            body.write(in.readNBytes(length));
+        }
+        return body.toString(StandardCharsets.UTF_8);
+    }
+
+    private static String line(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (int ch; (ch = in.read()) != '\n'; ) {
+            if (ch < 0) throw new EOFException("the connection closed mid-response");
+            if (ch != '\r') sb.append((char) ch);
+        }
+        return sb.toString();
+    }
+
+    /** Polls until the condition holds; the 60 s bound only stops a broken build from hanging, it is no speed check. */
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) fail("still waiting: " + what);
+            Thread.sleep(10);
+        }
+    }
+
+    private static double metricValue(String metrics, String name) {
+        Matcher m = Pattern.compile("(?m)^" + name + " (\\S+)$").matcher(metrics);
+        assertTrue(m.find(), name + " in " + metrics);
+        return Double.parseDouble(m.group(1));
     }
 
     private static void waitIdle(FathomServer s) throws InterruptedException {
