@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -55,6 +56,9 @@ public final class Engine implements AutoCloseable {
     private final LanguageModel model;
     private final Tokenizer tokenizer;
     private final Options options;
+    private final LanguageModel.Sequence[] stepSeqs;
+    private final int[] stepTokens, stepPositions;
+    private final float[][] stepLogits;
     private final int contextLength;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
@@ -63,14 +67,22 @@ public final class Engine implements AutoCloseable {
     private final AtomicLong ids = new AtomicLong();
     private final Thread thread;
     /** Requests taken from the queue and not finished yet (the batch plus those being admitted). */
-    private final java.util.concurrent.atomic.AtomicInteger running = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger running = new AtomicInteger();
     private volatile long steps;
     private boolean closed;
 
     public Engine(LanguageModel model, Tokenizer tokenizer, Options options) {
+        if (tokenizer.vocabSize() > model.vocabSize()) {
+            throw new FathomException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model only "
+                    + model.vocabSize() + " embedding rows: they do not belong together");
+        }
         this.model = model;
         this.tokenizer = tokenizer;
         this.options = options;
+        this.stepSeqs = new LanguageModel.Sequence[options.parallel()];
+        this.stepTokens = new int[options.parallel()];
+        this.stepPositions = new int[options.parallel()];
+        this.stepLogits = new float[options.parallel()][];
         this.contextLength = Math.min(options.contextLength(), model.maxContextLength());
         this.thread = Thread.ofPlatform().name("fathom-engine").daemon(true).start(this::run);
     }
@@ -222,9 +234,16 @@ public final class Engine implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
-            for (Generation g : admitted) admit(g);
-            dropCancelled();
-            if (!active.isEmpty()) step();
+            try {
+                for (Generation g : admitted) admit(g);
+                dropCancelled();
+                if (!active.isEmpty()) step();
+            } catch (RuntimeException | Error e) {
+                // A bug must not leave requests waiting forever: fail what is running and keep serving.
+                LOG.log(Level.SEVERE, "engine step failed", e);
+                for (Active a : active) end(a, FinishReason.ERROR, e);
+                active.clear();
+            }
         }
         List<Generation> left;
         lock.lock();
@@ -261,7 +280,18 @@ public final class Engine implements AutoCloseable {
             end(a, FinishReason.LENGTH, null);
             return;
         }
-        if (!next(a)) active.add(a);
+        if (!nextOrFail(a)) active.add(a);
+    }
+
+    /** {@link #next}, ending the request with an error if sampling or decoding its text fails. */
+    private boolean nextOrFail(Active a) {
+        try {
+            return next(a);
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "sampling failed for request " + a.g.id, e);
+            end(a, FinishReason.ERROR, e);
+            return true;
+        }
     }
 
     private void dropCancelled() {
@@ -276,10 +306,10 @@ public final class Engine implements AutoCloseable {
 
     private void step() {
         int n = active.size();
-        LanguageModel.Sequence[] seqs = new LanguageModel.Sequence[n];
-        int[] tokens = new int[n];
-        int[] positions = new int[n];
-        float[][] logits = new float[n][];
+        LanguageModel.Sequence[] seqs = stepSeqs;
+        int[] tokens = stepTokens;
+        int[] positions = stepPositions;
+        float[][] logits = stepLogits;
         for (int i = 0; i < n; i++) {
             Active a = active.get(i);
             seqs[i] = a.seq;
@@ -299,7 +329,7 @@ public final class Engine implements AutoCloseable {
         for (int i = n - 1; i >= 0; i--) {
             Active a = active.get(i);
             a.pos++;
-            if (next(a)) active.remove(i);
+            if (nextOrFail(a)) active.remove(i);
         }
     }
 
@@ -322,7 +352,7 @@ public final class Engine implements AutoCloseable {
         }
         TokenInfo info = r.topLogprobs() >= 0 ? Logprobs.of(tokenizer, logits, token, r.topLogprobs()) : new TokenInfo(token, null, null, Float.NaN, List.of());
         a.tokens.add(info);
-        a.counts.merge(token, 1, Integer::sum);
+        if (r.frequencyPenalty() != 0 || r.presencePenalty() != 0) a.counts.merge(token, 1, Integer::sum);
         a.pending.append(a.decoder.next(token));
         int stopAt = findStop(a);
         if (stopAt >= 0) {

@@ -3,6 +3,7 @@ package dev.fathom.engine;
 import dev.fathom.Fixtures;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.model.DeepSeekModel;
+import dev.fathom.model.LanguageModel;
 import dev.fathom.tokenizer.Tokenizer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -208,6 +209,42 @@ class EngineTest {
             Generation c = engine.submit(r.withSampling(new SamplingParams(1f, 0, 1f, 0f, 6)), null);
             assertEquals(a.result().join().text(), b.result().join().text());
             assertNotEquals(a.result().join().text(), c.result().join().text());
+        }
+    }
+
+    /** A failure while sampling one request ends that request with an error; the engine keeps serving others. */
+    @Test
+    void aFailingRequestEndsWithAnErrorAndTheEngineKeepsServing() {
+        int extra = 8, bad = model.vocabSize() + 3; // an id the tokenizer does not have
+        LanguageModel padded = new LanguageModel() {
+            @Override public int vocabSize() { return model.vocabSize() + extra; }
+            @Override public int maxContextLength() { return model.maxContextLength(); }
+            @Override public long activeWeightBytesPerToken() { return model.activeWeightBytesPerToken(); }
+            @Override public Sequence newSequence(int n) { return model.newSequence(n); }
+            @Override public float[][] forward(Sequence s, int[] tokens, int start, boolean all) {
+                float[][] rows = model.forward(s, tokens, start, all);
+                for (int i = 0; i < rows.length; i++) rows[i] = pad(rows[i], tokens.length > 3);
+                return rows;
+            }
+            @Override public void decode(Sequence s, int token, int pos, float[] logits) {
+                float[] inner = new float[model.vocabSize()];
+                model.decode(s, token, pos, inner);
+                System.arraycopy(pad(inner, false), 0, logits, 0, logits.length);
+            }
+            private float[] pad(float[] row, boolean poison) {
+                float[] out = java.util.Arrays.copyOf(row, row.length + extra);
+                java.util.Arrays.fill(out, row.length, out.length, -1e9f);
+                if (poison) out[bad] = 1e9f; // prompts longer than 3 tokens pick the unknown id first
+                return out;
+            }
+        };
+        try (Engine engine = new Engine(padded, tokenizer, new Engine.Options(2, 128, 4))) {
+            GenerationResult failed = engine.generate(GenerationRequest.greedy(tokenizer.encode("a longer prompt here"), 4));
+            assertEquals(FinishReason.ERROR, failed.finishReason());
+            assertNotNull(failed.error());
+            GenerationResult ok = engine.generate(GenerationRequest.greedy(tokenizer.encode("Hi"), 4));
+            assertEquals(FinishReason.LENGTH, ok.finishReason());
+            assertEquals(4, ok.completionTokens());
         }
     }
 }
