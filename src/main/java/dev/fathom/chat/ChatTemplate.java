@@ -143,7 +143,20 @@ public final class ChatTemplate {
         return c != null && c.isTextual() ? c.asText() : null;
     }
 
-    public String source() {
+/**
+     * Whether this is a reasoning model's template (R1 and its distills): it handles {@code </think>} in the
+     * conversation, or its generation prompt opens {@code <think>} so the output holds only the closing tag.
+     */
+    public boolean isReasoning() {
+        if (source.contains(ReasoningParser.CLOSE)) return true;
+        try {
+            return ReasoningParser.startsInReasoning(render(List.of(ChatMessage.user("x")), true));
+        } catch (RuntimeException e) {
+            return false; // a template that cannot render a lone user turn says nothing about reasoning
+        }
+    }
+
+        public String source() {
         return source;
     }
 

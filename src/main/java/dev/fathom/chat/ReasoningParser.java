@@ -50,9 +50,9 @@ public final class ReasoningParser {
         state = startsInReasoning ? State.REASONING : State.BEFORE;
     }
 
-    /** Whether a rendered prompt leaves the model inside reasoning: it ends (but for whitespace) with {@code <think>}. */
+    /** Whether output continuing {@code renderedPrompt} starts inside reasoning: the prompt's last think tag is an open one. */
     public static boolean startsInReasoning(String renderedPrompt) {
-        return renderedPrompt.stripTrailing().endsWith(OPEN);
+        return renderedPrompt.lastIndexOf(OPEN) > renderedPrompt.lastIndexOf(CLOSE);
     }
 
     /** Splits a complete output. */

@@ -75,7 +75,7 @@ final class ChatCommand implements Callable<Integer> {
              DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
             Tokenizer tokenizer = Tokenizer.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file.metadata(), tokenizer);
-            boolean reasoningModel = template.source().contains(ReasoningParser.CLOSE);
+            boolean reasoningModel = template.isReasoning();
             String bos = tokenizer.bosId() >= 0 ? tokenizer.tokenText(tokenizer.bosId()) : null;
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
             try (Engine engine = new Engine(m, tokenizer, new Engine.Options(1, ctx, 1))) {
@@ -115,7 +115,7 @@ final class ChatCommand implements Callable<Integer> {
                         continue;
                     }
                     ReasoningParser parser = reasoningModel
-                            ? new ReasoningParser(prompt.lastIndexOf(ReasoningParser.OPEN) > prompt.lastIndexOf(ReasoningParser.CLOSE)) : null;
+                            ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
                     boolean[] inDim = {false};
                     GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
                             .withSampling(new SamplingParams(temperature, 0, topP, 0f, s + history.size()));

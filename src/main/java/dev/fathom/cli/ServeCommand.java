@@ -1,5 +1,6 @@
 package dev.fathom.cli;
 
+import dev.fathom.FathomException;
 import dev.fathom.engine.Engine;
 import dev.fathom.server.FathomServer;
 import dev.fathom.server.ServedModel;
@@ -56,8 +57,9 @@ final class ServeCommand implements Callable<Integer> {
             server = new FathomServer(config).start();
         } catch (RuntimeException e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
-                if (t instanceof java.net.BindException b) {
-                    throw new dev.fathom.FathomException("cannot listen on " + host + ":" + port + ": " + b.getMessage());
+                if (t instanceof java.io.IOException || t instanceof java.nio.channels.UnresolvedAddressException
+                        || t instanceof IllegalArgumentException) {
+                    throw new FathomException("cannot listen on " + host + ":" + port + ": " + t);
                 }
             }
             throw e;

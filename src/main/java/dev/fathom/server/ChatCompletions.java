@@ -75,7 +75,7 @@ final class ChatCompletions implements FathomServer.Shape {
         boolean includeUsage = so != null && Boolean.TRUE.equals(Fields.bool(so, "include_usage", "stream_options.include_usage"));
         GenerationRequest r = server.generationRequest(b, ids, model.engine().contextLength(),
                 logprobs ? (top == null ? 0 : top.intValue()) : -1);
-        split = model.reasoning() ? new ReasoningParser(prompt.lastIndexOf(ReasoningParser.OPEN) > prompt.lastIndexOf(ReasoningParser.CLOSE)) : null;
+        split = model.reasoning() ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
         server.run(ctx, model, r, stream, includeUsage, this);
     }
 

@@ -326,7 +326,7 @@ public final class FathomServer implements AutoCloseable {
         }
         Fields.string(b, "model", "model");
         if (prompt.length > contextLength) {
-            throw ApiException.badRequest("messages", "context_length_exceeded", "the prompt has " + prompt.length
+            throw ApiException.badRequest(b.has("messages") ? "messages" : "prompt", "context_length_exceeded", "the prompt has " + prompt.length
                     + " tokens but the context holds " + contextLength + " (this server's --ctx)");
         }
         int max = (int) Math.min(maxTokens == null ? Integer.MAX_VALUE : maxTokens, Integer.MAX_VALUE);
@@ -344,7 +344,7 @@ public final class FathomServer implements AutoCloseable {
         } catch (QueueFullException e) {
             throw new ApiException(429, "rate_limit_error", null, "queue_full", e.getMessage() + "; try again later");
         } catch (PromptTooLongException e) {
-            throw ApiException.badRequest("messages", "context_length_exceeded", e.getMessage());
+            throw ApiException.badRequest(null, "context_length_exceeded", e.getMessage()); // checked per endpoint before
         } catch (FathomException e) {
             throw ApiException.badRequest(null, "invalid_request", e.getMessage());
         }

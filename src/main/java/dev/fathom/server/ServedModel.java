@@ -2,7 +2,6 @@ package dev.fathom.server;
 
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatTemplate;
-import dev.fathom.chat.ReasoningParser;
 import dev.fathom.engine.Engine;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.model.DeepSeekModel;
@@ -51,21 +50,11 @@ public record ServedModel(String id, long created, Engine engine, Tokenizer toke
                 file.close();
             };
             return new ServedModel(name, System.currentTimeMillis() / 1000, engine, tokenizer, template, error,
-                    template != null && (opensThink(template) || template.source().contains(ReasoningParser.CLOSE)), resources);
+                    template != null && template.isReasoning(), resources);
         } catch (RuntimeException e) {
             if (model != null) model.close();
             file.close();
             throw e;
-        }
-    }
-
-    /** Whether the template's generation prompt ends inside an opened {@code <think>} (so the output holds only {@code </think>}). */
-    static boolean opensThink(ChatTemplate t) {
-        try {
-            String p = t.render(java.util.List.of(dev.fathom.chat.ChatMessage.user("x")), true).stripTrailing();
-            return p.endsWith("<think>");
-        } catch (RuntimeException e) {
-            return false;
         }
     }
 
