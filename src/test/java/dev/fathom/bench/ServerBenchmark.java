@@ -24,34 +24,44 @@ import java.util.concurrent.Future;
 
 /**
  * Continuous-batching benchmark (not a test): total generated tokens/s of 1 streaming request versus N concurrent
- * ones against a running server. Usage: ServerBenchmark [MODEL.gguf] [TOKENS] [N].
+ * ones. Usage: {@code ServerBenchmark [MODEL.gguf | http://HOST:PORT] [TOKENS] [N]}: with a model file it starts a
+ * Fathom server on it; with a URL it measures the server already running there (another Fathom, or llama.cpp's
+ * llama-server started with {@code --parallel N}), so both are measured by the same client and load.
  */
 public final class ServerBenchmark {
     public static void main(String[] args) throws Exception {
-        Path model = args.length > 0 ? Path.of(args[0]) : DemoModel.ensure(new PrintWriter(System.err, true));
         int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 128;
         int n = args.length > 2 ? Integer.parseInt(args[2]) : 8;
+        if (args.length > 0 && args[0].startsWith("http")) {
+            report(args[0], URI.create(args[0]), tokens, n);
+            return;
+        }
+        Path model = args.length > 0 ? Path.of(args[0]) : DemoModel.ensure(new PrintWriter(System.err, true));
         ServerConfig cfg = ServerConfig.defaults().withPort(0).withBatching(n, 2048, 64);
         try (FathomServer s = new FathomServer(cfg).start()) {
             s.loadAsync(() -> ServedModel.load(model, new Engine.Options(n, 2048, 64))).join();
-            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-            run(http, s.port(), 1, tokens); // warm-up
-            double one = run(http, s.port(), 1, tokens);
-            double many = run(http, s.port(), n, tokens);
-            System.out.printf(Locale.ROOT, "model %s: 1 stream %.1f tokens/s, %d streams %.1f tokens/s total (%.2fx)%n",
-                    model.getFileName(), one, n, many, many / one);
+            report(model.getFileName().toString(), URI.create("http://127.0.0.1:" + s.port()), tokens, n);
         }
     }
 
-    private static double run(HttpClient http, int port, int streams, int tokens) throws Exception {
+    private static void report(String what, URI base, int tokens, int n) throws Exception {
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        run(http, base, 1, tokens); // warm-up
+        double one = run(http, base, 1, tokens);
+        double many = run(http, base, n, tokens);
+        System.out.printf(Locale.ROOT, "%s: 1 stream %.1f tokens/s, %d streams %.1f tokens/s total (%.2fx)%n",
+                what, one, n, many, many / one);
+    }
+
+    private static double run(HttpClient http, URI base, int streams, int tokens) throws Exception {
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
         List<Future<Integer>> fs = new ArrayList<>();
         long t0 = System.nanoTime();
         for (int i = 0; i < streams; i++) {
             String body = "{\"prompt\":\"Stream " + i + " of the benchmark\",\"max_tokens\":" + tokens
-                    + ",\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+                    + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
             fs.add(pool.submit(() -> {
-                HttpResponse<java.io.InputStream> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/completions"))
+                HttpResponse<java.io.InputStream> r = http.send(HttpRequest.newBuilder(base.resolve("/v1/completions"))
                         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                         HttpResponse.BodyHandlers.ofInputStream());
                 int count = 0;
