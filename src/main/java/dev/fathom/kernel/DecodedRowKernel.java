@@ -46,7 +46,8 @@ final class DecodedRowKernel extends RowKernel {
         for (; i <= n - l; i += l) {
             a0 = FloatVector.fromArray(F, scratch, SCRATCH_LANES + i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
         }
-        float s = sumLanes(a0.add(a1), scratch);
+        a0.add(a1).intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        float s = sumLanes(scratch);
         for (; i < n; i++) s += scratch[SCRATCH_LANES + i] * x[xOff + i];
         return s;
     }

@@ -32,7 +32,8 @@ final class F32Kernel extends RowKernel {
         for (; i <= n - l; i += l) {
             a0 = FloatVector.fromMemorySegment(F, w, p + 4L * i, LE).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
         }
-        float s = sumLanes(a0.add(a1).add(a2.add(a3)), scratch);
+        a0.add(a1).add(a2.add(a3)).intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        float s = sumLanes(scratch);
         for (; i < n; i++) s += w.get(FLOAT, p + 4L * i) * xp[xpOff + i];
         return s;
     }

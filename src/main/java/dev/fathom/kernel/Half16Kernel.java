@@ -73,7 +73,8 @@ final class Half16Kernel extends RowKernel {
         for (; i <= n - l; i += l) {
             a0 = widen(w, p + 2L * i, b).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
         }
-        float s = sumLanes(a0.add(a1).add(a2.add(a3)), scratch);
+        a0.add(a1).add(a2.add(a3)).intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        float s = sumLanes(scratch);
         for (; i < n; i++) s += scalar(w, p + 2L * i) * xp[xpOff + i];
         return s;
     }

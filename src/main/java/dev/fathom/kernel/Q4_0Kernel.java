@@ -66,7 +66,8 @@ final class Q4_0Kernel extends RowKernel {
             s = f(v1.and(0xF0)).fma(FloatVector.fromArray(F8, xp, x + 24), s);
             acc = s.fma(FloatVector.broadcast(F8, d), acc);
         }
-        return sumLanes(acc, scratch);
+        acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        return sumLanes(scratch);
     }
 
     /**
@@ -117,9 +118,13 @@ final class Q4_0Kernel extends RowKernel {
             s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
             c3 = s.fma(d, c3);
         }
-        out[o] = sumLanes(c0, scratch);
-        out[o + outStride] = sumLanes(c1, scratch);
-        out[o + 2 * outStride] = sumLanes(c2, scratch);
-        out[o + 3 * outStride] = sumLanes(c3, scratch);
+        c0.intoArray(scratch, 0);
+        out[o] = sumLanes(scratch);
+        c1.intoArray(scratch, 0);
+        out[o + outStride] = sumLanes(scratch);
+        c2.intoArray(scratch, 0);
+        out[o + 2 * outStride] = sumLanes(scratch);
+        c3.intoArray(scratch, 0);
+        out[o + 3 * outStride] = sumLanes(scratch);
     }
 }

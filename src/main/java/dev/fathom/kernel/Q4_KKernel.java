@@ -98,6 +98,7 @@ final class Q4_KKernel extends RowKernel {
             for (int j = 0; j < 4; j++) m += (((s2 >>> 8 * j + 4) & 0xF) | (((s1 >>> 8 * j + 6) & 3) << 4)) * xp[x + 4 + j];
             mins += dmin * m;
         }
-        return sumLanes(acc, scratch) - mins;
+        acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        return sumLanes(scratch) - mins;
     }
 }

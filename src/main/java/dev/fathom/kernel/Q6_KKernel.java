@@ -102,6 +102,7 @@ final class Q6_KKernel extends RowKernel {
             for (int k = 0; k < 8; k++) corr += (byte) (sc1 >>> 8 * k) * xp[x + 8 + k];
             offset += Float.float16ToFloat(w.get(SHORT, p + 208)) * corr;
         }
-        return sumLanes(acc, scratch) - 32f * offset;
+        acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        return sumLanes(scratch) - 32f * offset;
     }
 }

@@ -31,11 +31,6 @@ final class Q8_0Kernel extends RowKernel {
         }
     }
 
-    private static FloatVector lane(IntVector q, int k) {
-        IntVector v = k == 3 ? q : q.lanewise(VectorOperators.LSHL, 24 - 8 * k);
-        return (FloatVector) v.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-    }
-
     @Override
     protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
@@ -43,13 +38,18 @@ final class Q8_0Kernel extends RowKernel {
         for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += QK) {
             float d = Float.float16ToFloat(w.get(SHORT, p));
             IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
-            FloatVector s = lane(q, 0).mul(FloatVector.fromArray(F8, xp, x));
-            s = lane(q, 1).fma(FloatVector.fromArray(F8, xp, x + 8), s);
-            s = lane(q, 2).fma(FloatVector.fromArray(F8, xp, x + 16), s);
-            s = lane(q, 3).fma(FloatVector.fromArray(F8, xp, x + 24), s);
+            FloatVector q0 = (FloatVector) q.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            FloatVector q1 = (FloatVector) q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            FloatVector q2 = (FloatVector) q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            FloatVector q3 = (FloatVector) q.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            FloatVector s = q0.mul(FloatVector.fromArray(F8, xp, x));
+            s = q1.fma(FloatVector.fromArray(F8, xp, x + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, x + 16), s);
+            s = q3.fma(FloatVector.fromArray(F8, xp, x + 24), s);
             acc = s.fma(FloatVector.broadcast(F8, d), acc);
         }
-        return sumLanes(acc, scratch);
+        acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        return sumLanes(scratch);
     }
 
     /** One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are those of {@link #dot}. */
@@ -65,24 +65,40 @@ final class Q8_0Kernel extends RowKernel {
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
         FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
         for (int b = 0, xo = 0; b < nb; b++, p += BYTES, xo += QK) {
-            float d = Float.float16ToFloat(w.get(SHORT, p));
+            FloatVector d = FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p)));
             IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
-            FloatVector q0 = lane(q, 0), q1 = lane(q, 1), q2 = lane(q, 2), q3 = lane(q, 3);
-            c0 = dot4(q0, q1, q2, q3, xp, x0 + xo).fma(FloatVector.broadcast(F8, d), c0);
-            c1 = dot4(q0, q1, q2, q3, xp, x1 + xo).fma(FloatVector.broadcast(F8, d), c1);
-            c2 = dot4(q0, q1, q2, q3, xp, x2 + xo).fma(FloatVector.broadcast(F8, d), c2);
-            c3 = dot4(q0, q1, q2, q3, xp, x3 + xo).fma(FloatVector.broadcast(F8, d), c3);
+            FloatVector q0 = (FloatVector) q.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            FloatVector q1 = (FloatVector) q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            FloatVector q2 = (FloatVector) q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            FloatVector q3 = (FloatVector) q.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+            int a = x0 + xo;
+            FloatVector s = q0.mul(FloatVector.fromArray(F8, xp, a));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            c0 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c0);
+            a = x1 + xo;
+            s = q0.mul(FloatVector.fromArray(F8, xp, a));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            c1 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c1);
+            a = x2 + xo;
+            s = q0.mul(FloatVector.fromArray(F8, xp, a));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            c2 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c2);
+            a = x3 + xo;
+            s = q0.mul(FloatVector.fromArray(F8, xp, a));
+            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
+            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
+            c3 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c3);
         }
-        out[o] = sumLanes(c0, scratch);
-        out[o + outStride] = sumLanes(c1, scratch);
-        out[o + 2 * outStride] = sumLanes(c2, scratch);
-        out[o + 3 * outStride] = sumLanes(c3, scratch);
-    }
-
-    private static FloatVector dot4(FloatVector q0, FloatVector q1, FloatVector q2, FloatVector q3, float[] xp, int x) {
-        FloatVector s = q0.mul(FloatVector.fromArray(F8, xp, x));
-        s = q1.fma(FloatVector.fromArray(F8, xp, x + 8), s);
-        s = q2.fma(FloatVector.fromArray(F8, xp, x + 16), s);
-        return q3.fma(FloatVector.fromArray(F8, xp, x + 24), s);
+        c0.intoArray(scratch, 0);
+        out[o] = sumLanes(scratch);
+        c1.intoArray(scratch, 0);
+        out[o + outStride] = sumLanes(scratch);
+        c2.intoArray(scratch, 0);
+        out[o + 2 * outStride] = sumLanes(scratch);
+        c3.intoArray(scratch, 0);
+        out[o + 3 * outStride] = sumLanes(scratch);
     }
 }

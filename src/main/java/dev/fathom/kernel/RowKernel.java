@@ -110,14 +110,13 @@ public abstract class RowKernel {
     }
 
     /**
-     * Sum of the lanes of {@code v} in a fixed order (lane 0 first), the same in interpreted and compiled code
-     * ({@code reduceLanes(ADD)} may reassociate differently once intrinsified).
+     * Sum of the 8 lanes a vector stored into {@code lanes} in a fixed order (lane 0 first), the same in interpreted
+     * and compiled code ({@code reduceLanes(ADD)} may reassociate differently once intrinsified). Callers store the
+     * vector themselves: a vector passed to a method C2 does not inline is boxed, allocating on every call.
      */
-    static float sumLanes(FloatVector v, float[] scratch) {
-        v.intoArray(scratch, 0);
-        int n = v.length();
+    static float sumLanes(float[] lanes) {
         float s = 0f;
-        for (int i = 0; i < n; i++) s += scratch[i];
+        for (int i = 0; i < F8.length(); i++) s += lanes[i];
         return s;
     }
 
