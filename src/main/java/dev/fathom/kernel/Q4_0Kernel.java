@@ -45,25 +45,20 @@ final class Q4_0Kernel extends RowKernel {
         }
     }
 
-    private static IntVector load(MemorySegment w, long p) {
-        return (IntVector) ByteVector.fromMemorySegment(B, w, p, LE).convertShape(VectorOperators.B2I, I, 0);
-    }
-
-    private static FloatVector f(IntVector v) {
-        return (FloatVector) v.convert(VectorOperators.I2F, 0);
-    }
-
     @Override
     protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
         FloatVector acc = FloatVector.zero(F8);
         for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += PREP) {
             float d = Float.float16ToFloat(w.get(SHORT, p));
-            IntVector v0 = load(w, p + 2), v1 = load(w, p + 10);
-            FloatVector s = f(v0.and(15)).fma(FloatVector.fromArray(F8, xp, x), FloatVector.fromArray(F8, xp, x + 32));
-            s = f(v1.and(15)).fma(FloatVector.fromArray(F8, xp, x + 8), s);
-            s = f(v0.and(0xF0)).fma(FloatVector.fromArray(F8, xp, x + 16), s);
-            s = f(v1.and(0xF0)).fma(FloatVector.fromArray(F8, xp, x + 24), s);
+            // Written flat: a vector returned from or passed to a method C2 does not inline is boxed.
+            IntVector v0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(VectorOperators.B2I, I, 0);
+            IntVector v1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 10, LE).convertShape(VectorOperators.B2I, I, 0);
+            FloatVector s = ((FloatVector) v0.and(15).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromArray(F8, xp, x), FloatVector.fromArray(F8, xp, x + 32));
+            s = ((FloatVector) v1.and(15).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, x + 8), s);
+            s = ((FloatVector) v0.and(0xF0).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, x + 16), s);
+            s = ((FloatVector) v1.and(0xF0).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, x + 24), s);
             acc = s.fma(FloatVector.broadcast(F8, d), acc);
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
