@@ -143,7 +143,17 @@ public final class ChatTemplate {
         return c != null && c.isTextual() ? c.asText() : null;
     }
 
-/**
+    /**
+     * Token ids of a prompt this template rendered: special tokens parsed, and BOS added as the tokenizer's metadata
+     * asks unless the template already wrote the BOS text itself (DeepSeek's templates do), so it is never doubled.
+     */
+    public static int[] encodePrompt(Tokenizer tokenizer, String rendered) {
+        String bos = tokenizer.bosId() >= 0 ? tokenizer.tokenText(tokenizer.bosId()) : null;
+        boolean addBos = tokenizer.addBosByDefault() && (bos == null || !rendered.startsWith(bos));
+        return tokenizer.encode(rendered, addBos, true);
+    }
+
+    /**
      * Whether this is a reasoning model's template (R1 and its distills): it handles {@code </think>} in the
      * conversation, or its generation prompt opens {@code <think>} so the output holds only the closing tag.
      */

@@ -76,7 +76,6 @@ final class ChatCommand implements Callable<Integer> {
             Tokenizer tokenizer = Tokenizer.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file.metadata(), tokenizer);
             boolean reasoningModel = template.isReasoning();
-            String bos = tokenizer.bosId() >= 0 ? tokenizer.tokenText(tokenizer.bosId()) : null;
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
             try (Engine engine = new Engine(m, tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
@@ -102,7 +101,7 @@ final class ChatCommand implements Callable<Integer> {
                     String prompt;
                     while (true) {
                         prompt = template.render(withSystem(history), true);
-                        ids = tokenizer.encode(prompt, tokenizer.addBosByDefault() && (bos == null || !prompt.startsWith(bos)), true);
+                        ids = ChatTemplate.encodePrompt(tokenizer, prompt);
                         if (ids.length + maxTokens <= context || history.size() <= 1) break;
                         history.removeFirst();
                         while (!history.isEmpty() && !history.getFirst().role().equals("user")) history.removeFirst();

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatMessage;
+import dev.fathom.chat.ChatTemplate;
 import dev.fathom.chat.ReasoningParser;
 import dev.fathom.engine.GenerationEvent;
 import dev.fathom.engine.GenerationRequest;
@@ -63,8 +64,7 @@ final class ChatCompletions implements FathomServer.Shape {
             throw ApiException.badRequest("messages", "invalid_request", "the chat template cannot render these messages: " + e.getMessage());
         }
         Tokenizer t = model.tokenizer();
-        String bos = t.bosId() >= 0 ? t.tokenText(t.bosId()) : null;
-        int[] ids = t.encode(prompt, t.addBosByDefault() && (bos == null || !prompt.startsWith(bos)), true);
+        int[] ids = ChatTemplate.encodePrompt(t, prompt);
 
         Boolean lp = Fields.bool(b, "logprobs");
         Long top = Fields.integer(b, "top_logprobs", 0, GenerationRequest.MAX_TOP_LOGPROBS);
