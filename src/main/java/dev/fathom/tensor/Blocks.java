@@ -51,6 +51,32 @@ final class Blocks {
     static void putF16(MemorySegment s, long off, float v) {
         s.set(SHORT, off, HalfFloats.f32ToF16(v));
     }
+    /** The value of largest magnitude in {@code src[from .. from + n)}, sign kept (first one on ties), as ggml's _0 quantisers pick it. */
+    static float signedAbsMax(float[] src, int from, int n) {
+        float amax = 0f, max = 0f;
+        for (int j = 0; j < n; j++) {
+            float v = src[from + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        return max;
+    }
+
+    /** The smallest and largest value of {@code src[from .. from + n)}, as ggml's _1 quantisers scan them. */
+    static float min(float[] src, int from, int n) {
+        float min = Float.MAX_VALUE;
+        for (int j = 0; j < n; j++) if (src[from + j] < min) min = src[from + j];
+        return min;
+    }
+
+    static float max(float[] src, int from, int n) {
+        float max = -Float.MAX_VALUE;
+        for (int j = 0; j < n; j++) if (src[from + j] > max) max = src[from + j];
+        return max;
+    }
+
 
     /** C's {@code roundf}: nearest integer, halfway cases away from zero (Math.round rounds them up instead). */
     static float roundf(float x) {

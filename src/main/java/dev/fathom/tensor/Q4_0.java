@@ -43,16 +43,7 @@ public final class Q4_0 implements BlockFormat {
         for (int i = 0; i < nb; i++) {
             int x = srcOffset + i * QK;
             long b = offset + (long) i * BYTES;
-            float amax = 0f;
-            float max = 0f;
-            for (int j = 0; j < QK; j++) {
-                float v = src[x + j];
-                if (amax < Math.abs(v)) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
-            float d = max / -8;
+            float d = Blocks.signedAbsMax(src, x, QK) / -8;
             float id = d != 0f ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, b, d);
             for (int j = 0; j < QK / 2; j++) {

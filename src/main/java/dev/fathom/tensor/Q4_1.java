@@ -43,14 +43,8 @@ public final class Q4_1 implements BlockFormat {
         for (int i = 0; i < nb; i++) {
             int x = srcOffset + i * QK;
             long b = offset + (long) i * BYTES;
-            float min = Float.MAX_VALUE;
-            float max = -Float.MAX_VALUE;
-            for (int j = 0; j < QK; j++) {
-                float v = src[x + j];
-                if (v < min) min = v;
-                if (v > max) max = v;
-            }
-            float d = (max - min) / 15;
+            float min = Blocks.min(src, x, QK);
+            float d = (Blocks.max(src, x, QK) - min) / 15;
             float id = d != 0f ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, b, d);
             Blocks.putF16(dst, b + 2, min);

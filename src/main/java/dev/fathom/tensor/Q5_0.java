@@ -46,16 +46,7 @@ public final class Q5_0 implements BlockFormat {
         for (int i = 0; i < nb; i++) {
             int x = srcOffset + i * QK;
             long b = offset + (long) i * BYTES;
-            float amax = 0f;
-            float max = 0f;
-            for (int j = 0; j < QK; j++) {
-                float v = src[x + j];
-                if (amax < Math.abs(v)) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
-            float d = max / -16;
+            float d = Blocks.signedAbsMax(src, x, QK) / -16;
             float id = d != 0f ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, b, d);
             int qh = 0;
