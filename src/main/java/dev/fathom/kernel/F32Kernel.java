@@ -17,7 +17,7 @@ final class F32Kernel extends RowKernel {
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
         final int l = F.length();
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
@@ -33,7 +33,7 @@ final class F32Kernel extends RowKernel {
             a0 = FloatVector.fromMemorySegment(F, w, p + 4L * i, LE).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
         }
         a0.add(a1).add(a2.add(a3)).intoArray(scratch, 0); // no vector crosses a call: C2 would box it
-        float s = sumLanes(scratch);
+        float s = sumLanes(scratch, F.length());
         for (; i < n; i++) s += w.get(FLOAT, p + 4L * i) * xp[xpOff + i];
         return s;
     }

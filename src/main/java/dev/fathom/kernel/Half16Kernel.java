@@ -57,7 +57,7 @@ final class Half16Kernel extends RowKernel {
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
         final int l = F.length();
         final boolean b = bf16;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
@@ -74,7 +74,7 @@ final class Half16Kernel extends RowKernel {
             a0 = widen(w, p + 2L * i, b).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
         }
         a0.add(a1).add(a2.add(a3)).intoArray(scratch, 0); // no vector crosses a call: C2 would box it
-        float s = sumLanes(scratch);
+        float s = sumLanes(scratch, F.length());
         for (; i < n; i++) s += scalar(w, p + 2L * i) * xp[xpOff + i];
         return s;
     }

@@ -4,114 +4,158 @@ import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.B2S;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+
 /**
- * Q4_0 ({@code fp16 d; uint8 qs[16]}, value {@code (nibble - 8) * d}). Two 8-byte loads
- * widen to int lanes; the low nibble is {@code v & 15}, the high one is kept in place as {@code v & 0xF0}
- * (16 times its value) and the matching activations are divided by 16 in {@link #prepare} (exact). The -8 offset
- * is folded into a prepared per-block vector {@code -8 * (x0 + x1 + x2 + x3)} that starts each block sum, so per
- * block: 2 loads, 2 widenings, 4 ands, 4 conversions, 4 + 1 FMAs.
- * Prepared layout per block (40 floats): x[0..16), x[16..32) / 16, the 8-lane offset vector.
+ * Q4_0 ({@code fp16 d; uint8 qs[16]}, value {@code (nibble - 8) * d}; low nibbles are values 0..15, high nibbles
+ * 16..31) against Q8_0-quantised activations ({@link ActivationQuantizer}), as llama.cpp computes it. The 16 bytes
+ * widen to 16-bit lanes; {@code v & 15} and {@code (v >> 4) & 15} multiply the prepared 16-bit activation quants,
+ * adjacent lanes are added into 32-bit ones by shifts, and the -8 offset is applied exactly in integers: each of
+ * the 8 lanes subtracts the block's quant sum once ({@code sum (q - 8) x = sum q x - 8 sum x}). Prepared: n quants
+ * then n / 32 block sums of the quants; n / 32 scales. Every form runs the same operations per (row, x).
  */
 final class Q4_0Kernel extends RowKernel {
-    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S = ShortVector.SPECIES_256;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
-    private static final int QK = 32, BYTES = 18, PREP = 40;
+    private static final int QK = 32, BYTES = 18;
 
     Q4_0Kernel() {
         super(TensorType.Q4_0);
     }
 
     @Override
-    public int preparedLength(int n) {
-        return n / QK * PREP;
+    public boolean quantisesActivations() {
+        return true;
     }
 
     @Override
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
+    public int preparedLength(int n) {
+        return n / QK;
+    }
+
+    @Override
+    public int preparedQuants(int n) {
+        return n + n / QK;
+    }
+
+    @Override
+    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff, short[] qdst, int qOff) {
+        ActivationQuantizer.quantize(x, xOff, n, qdst, qOff, dst, dstOff);
         for (int b = 0; b < n / QK; b++) {
-            int s = xOff + b * QK, d = dstOff + b * PREP;
-            for (int i = 0; i < 16; i++) {
-                dst[d + i] = x[s + i];
-                dst[d + 16 + i] = x[s + 16 + i] * 0.0625f;
-            }
-            for (int i = 0; i < 8; i++) {
-                dst[d + 32 + i] = -8f * ((x[s + i] + x[s + 8 + i]) + (x[s + 16 + i] + x[s + 24 + i]));
-            }
+            int s = 0;
+            for (int i = 0; i < QK; i++) s += qdst[qOff + b * QK + i];
+            qdst[qOff + n + b] = (short) s; // |s| <= 32 * 127
         }
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
         int nb = n / QK;
         FloatVector acc = FloatVector.zero(F8);
-        for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += PREP) {
-            float d = Float.float16ToFloat(w.get(SHORT, p));
-            // Written flat: a vector returned from or passed to a method C2 does not inline is boxed.
-            IntVector v0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(VectorOperators.B2I, I, 0);
-            IntVector v1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 10, LE).convertShape(VectorOperators.B2I, I, 0);
-            FloatVector s = ((FloatVector) v0.and(15).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromArray(F8, xp, x), FloatVector.fromArray(F8, xp, x + 32));
-            s = ((FloatVector) v1.and(15).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, x + 8), s);
-            s = ((FloatVector) v0.and(0xF0).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, x + 16), s);
-            s = ((FloatVector) v1.and(0xF0).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F8, xp, x + 24), s);
-            acc = s.fma(FloatVector.broadcast(F8, d), acc);
+        ShortVector v;
+        IntVector iv;
+        for (int b = 0; b < nb; b++) {
+            long pb = p + (long) BYTES * b;
+            int qo = xqOff + QK * b;
+            ShortVector x0 = ShortVector.fromArray(S, xq, qo), x1 = ShortVector.fromArray(S, xq, qo + 16);
+            IntVector sq = IntVector.broadcast(I, xq[xqOff + n + b]);
+            v = (ShortVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2S, S, 0);
+            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
+            acc = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, pb)) * xp[xpOff + b]), acc);
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
         return sumLanes(scratch);
     }
 
-    /**
-     * One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are
-     * those of {@link #dot}. Written flat: C2 boxes vectors passed to helpers it does not inline.
-     */
+    @Override
+    protected boolean hasRows4() {
+        return true;
+    }
+
+    /** Four rows against one x: each activation block is loaded once; written flat (C2 boxes vectors passed to helpers). */
+    @Override
+    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xp, int xpOff, short[] xq, int xqOff,
+                         float[] out, int o, float[] scratch) {
+        int nb = n / QK;
+        long p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+        FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
+        ShortVector v;
+        IntVector iv;
+        for (int b = 0; b < nb; b++) {
+            long bo = (long) BYTES * b;
+            int qo = xqOff + QK * b;
+            float dx = xp[xpOff + b];
+            ShortVector x0 = ShortVector.fromArray(S, xq, qo), x1 = ShortVector.fromArray(S, xq, qo + 16);
+            IntVector sq = IntVector.broadcast(I, xq[xqOff + n + b]);
+            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p + bo + 2, LE).convertShape(B2S, S, 0);
+            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
+            c0 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p + bo)) * dx), c0);
+            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p1 + bo + 2, LE).convertShape(B2S, S, 0);
+            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
+            c1 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p1 + bo)) * dx), c1);
+            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p2 + bo + 2, LE).convertShape(B2S, S, 0);
+            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
+            c2 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p2 + bo)) * dx), c2);
+            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p3 + bo + 2, LE).convertShape(B2S, S, 0);
+            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
+            c3 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p3 + bo)) * dx), c3);
+        }
+        c0.intoArray(scratch, 0);
+        out[o] = sumLanes(scratch);
+        c1.intoArray(scratch, 0);
+        out[o + 1] = sumLanes(scratch);
+        c2.intoArray(scratch, 0);
+        out[o + 2] = sumLanes(scratch);
+        c3.intoArray(scratch, 0);
+        out[o + 3] = sumLanes(scratch);
+    }
+
     @Override
     protected boolean hasTile4() {
         return true;
     }
 
+    /** One row against four x: each weight block is unpacked once; written flat like {@link #rows4}. */
     @Override
-    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, float[] out, int o,
-                         int outStride, float[] scratch) {
+    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, short[] xq, int q0,
+                         int qStride, float[] out, int o, int outStride, float[] scratch) {
         int nb = n / QK;
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        int q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
         FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
-        for (int b = 0, xo = 0; b < nb; b++, p += BYTES, xo += PREP) {
-            FloatVector d = FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p)));
-            IntVector v0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(VectorOperators.B2I, I, 0);
-            IntVector v1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 10, LE).convertShape(VectorOperators.B2I, I, 0);
-            FloatVector q0 = (FloatVector) v0.and(15).convert(VectorOperators.I2F, 0);
-            FloatVector q1 = (FloatVector) v1.and(15).convert(VectorOperators.I2F, 0);
-            FloatVector q2 = (FloatVector) v0.and(0xF0).convert(VectorOperators.I2F, 0);
-            FloatVector q3 = (FloatVector) v1.and(0xF0).convert(VectorOperators.I2F, 0);
-            int a = x0 + xo;
-            FloatVector s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
-            c0 = s.fma(d, c0);
-            a = x1 + xo;
-            s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
-            c1 = s.fma(d, c1);
-            a = x2 + xo;
-            s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
-            c2 = s.fma(d, c2);
-            a = x3 + xo;
-            s = q0.fma(FloatVector.fromArray(F8, xp, a), FloatVector.fromArray(F8, xp, a + 32));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            s = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s);
-            c3 = s.fma(d, c3);
+        IntVector iv;
+        for (int b = 0; b < nb; b++) {
+            long pb = p + (long) BYTES * b;
+            int qo = QK * b;
+            float dw = Float.float16ToFloat(w.get(SHORT, pb));
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2S, S, 0);
+            ShortVector lo = v.and((short) 15), hi = v.lanewise(ASHR, 4).and((short) 15);
+            iv = lo.mul(ShortVector.fromArray(S, xq, q0 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q0 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q0 + n + b]));
+            c0 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x0 + b]), c0);
+            iv = lo.mul(ShortVector.fromArray(S, xq, q1 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q1 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q1 + n + b]));
+            c1 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x1 + b]), c1);
+            iv = lo.mul(ShortVector.fromArray(S, xq, q2 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q2 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q2 + n + b]));
+            c2 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x2 + b]), c2);
+            iv = lo.mul(ShortVector.fromArray(S, xq, q3 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q3 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q3 + n + b]));
+            c3 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x3 + b]), c3);
         }
         c0.intoArray(scratch, 0);
         out[o] = sumLanes(scratch);

@@ -1,21 +1,29 @@
 package dev.fathom.kernel;
 
 import dev.fathom.tensor.TensorType;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.B2S;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+
 /**
- * Q8_0 ({@code fp16 d; int8 q[32]}): the 32 quants are loaded as eight little-endian ints; byte k of every int is
- * extracted with a shift left and an arithmetic shift right (no shuffles), so vector k holds values
- * {@code 4i + k}. The activations are permuted once per product to match ({@link #prepare}). Per block
- * {@code s = sum_k q_k * x_k} (lanes), then {@code acc += s * d}.
+ * Q8_0 ({@code fp16 d; int8 q[32]}) against Q8_0-quantised activations ({@link ActivationQuantizer}), as llama.cpp
+ * computes it: per block the integer sum {@code sum_i qw_i * qx_i} times {@code dw * dx}. The weight bytes widen to
+ * 16-bit lanes, multiply the prepared 16-bit activation quants (|product| <= 128 * 127, so the sum of two fits in 16
+ * bits), and adjacent 16-bit lanes are added into 32-bit ones by shifts. Prepared: n quants, n / 32 scales.
+ * Every form (one row, four rows, four x) runs the same operations per (row, x) in the same order.
  */
 final class Q8_0Kernel extends RowKernel {
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S = ShortVector.SPECIES_256;
     private static final int QK = 32, BYTES = 34;
 
     Q8_0Kernel() {
@@ -23,74 +31,125 @@ final class Q8_0Kernel extends RowKernel {
     }
 
     @Override
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
-        for (int b = 0; b < n; b += QK) {
-            for (int k = 0; k < 4; k++) {
-                for (int i = 0; i < 8; i++) dst[dstOff + b + 8 * k + i] = x[xOff + b + 4 * i + k];
-            }
-        }
+    public boolean quantisesActivations() {
+        return true;
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
+    public int preparedLength(int n) {
+        return n / QK;
+    }
+
+    @Override
+    public int preparedQuants(int n) {
+        return n;
+    }
+
+    @Override
+    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff, short[] qdst, int qOff) {
+        ActivationQuantizer.quantize(x, xOff, n, qdst, qOff, dst, dstOff);
+    }
+
+    @Override
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
         int nb = n / QK;
         FloatVector acc = FloatVector.zero(F8);
-        for (int b = 0, x = xpOff; b < nb; b++, p += BYTES, x += QK) {
-            float d = Float.float16ToFloat(w.get(SHORT, p));
-            IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
-            FloatVector q0 = (FloatVector) q.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            FloatVector q1 = (FloatVector) q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            FloatVector q2 = (FloatVector) q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            FloatVector q3 = (FloatVector) q.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            FloatVector s = q0.mul(FloatVector.fromArray(F8, xp, x));
-            s = q1.fma(FloatVector.fromArray(F8, xp, x + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, x + 16), s);
-            s = q3.fma(FloatVector.fromArray(F8, xp, x + 24), s);
-            acc = s.fma(FloatVector.broadcast(F8, d), acc);
+        IntVector iv;
+        for (int b = 0; b < nb; b++) {
+            long pb = p + (long) BYTES * b;
+            int qo = xqOff + QK * b;
+            ShortVector x0 = ShortVector.fromArray(S, xq, qo), x1 = ShortVector.fromArray(S, xq, qo + 16);
+            iv = ((ShortVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2S, S, 0)).mul(x0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B, w, pb + 18, LE).convertShape(B2S, S, 0)).mul(x1))
+                    .reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            acc = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, pb)) * xp[xpOff + b]), acc);
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
         return sumLanes(scratch);
     }
 
-    /** One row against four prepared vectors (x0 + k * xStride), each block decoded once; the per-x operations are those of {@link #dot}. */
+    @Override
+    protected boolean hasRows4() {
+        return true;
+    }
+
+    /** Four rows against one x: each activation block is loaded once; written flat (C2 boxes vectors passed to helpers). */
+    @Override
+    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xp, int xpOff, short[] xq, int xqOff,
+                         float[] out, int o, float[] scratch) {
+        int nb = n / QK;
+        long p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+        FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
+        IntVector iv;
+        for (int b = 0; b < nb; b++) {
+            long bo = (long) BYTES * b;
+            int qo = xqOff + QK * b;
+            float dx = xp[xpOff + b];
+            ShortVector x0 = ShortVector.fromArray(S, xq, qo), x1 = ShortVector.fromArray(S, xq, qo + 16);
+            iv = ((ShortVector) ByteVector.fromMemorySegment(B, w, p + bo + 2, LE).convertShape(B2S, S, 0)).mul(x0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B, w, p + bo + 18, LE).convertShape(B2S, S, 0)).mul(x1))
+                    .reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c0 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p + bo)) * dx), c0);
+            iv = ((ShortVector) ByteVector.fromMemorySegment(B, w, p1 + bo + 2, LE).convertShape(B2S, S, 0)).mul(x0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B, w, p1 + bo + 18, LE).convertShape(B2S, S, 0)).mul(x1))
+                    .reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c1 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p1 + bo)) * dx), c1);
+            iv = ((ShortVector) ByteVector.fromMemorySegment(B, w, p2 + bo + 2, LE).convertShape(B2S, S, 0)).mul(x0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B, w, p2 + bo + 18, LE).convertShape(B2S, S, 0)).mul(x1))
+                    .reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c2 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p2 + bo)) * dx), c2);
+            iv = ((ShortVector) ByteVector.fromMemorySegment(B, w, p3 + bo + 2, LE).convertShape(B2S, S, 0)).mul(x0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B, w, p3 + bo + 18, LE).convertShape(B2S, S, 0)).mul(x1))
+                    .reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c3 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p3 + bo)) * dx), c3);
+        }
+        c0.intoArray(scratch, 0);
+        out[o] = sumLanes(scratch);
+        c1.intoArray(scratch, 0);
+        out[o + 1] = sumLanes(scratch);
+        c2.intoArray(scratch, 0);
+        out[o + 2] = sumLanes(scratch);
+        c3.intoArray(scratch, 0);
+        out[o + 3] = sumLanes(scratch);
+    }
+
     @Override
     protected boolean hasTile4() {
         return true;
     }
 
+    /** One row against four x: each weight block is widened once; written flat like {@link #rows4}. */
     @Override
-    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, float[] out, int o,
-                         int outStride, float[] scratch) {
+    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, short[] xq, int q0,
+                         int qStride, float[] out, int o, int outStride, float[] scratch) {
         int nb = n / QK;
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        int q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
         FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
-        for (int b = 0, xo = 0; b < nb; b++, p += BYTES, xo += QK) {
-            FloatVector d = FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p)));
-            IntVector q = IntVector.fromMemorySegment(I, w, p + 2, LE);
-            FloatVector q0 = (FloatVector) q.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            FloatVector q1 = (FloatVector) q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            FloatVector q2 = (FloatVector) q.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            FloatVector q3 = (FloatVector) q.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-            int a = x0 + xo;
-            FloatVector s = q0.mul(FloatVector.fromArray(F8, xp, a));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            c0 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c0);
-            a = x1 + xo;
-            s = q0.mul(FloatVector.fromArray(F8, xp, a));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            c1 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c1);
-            a = x2 + xo;
-            s = q0.mul(FloatVector.fromArray(F8, xp, a));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            c2 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c2);
-            a = x3 + xo;
-            s = q0.mul(FloatVector.fromArray(F8, xp, a));
-            s = q1.fma(FloatVector.fromArray(F8, xp, a + 8), s);
-            s = q2.fma(FloatVector.fromArray(F8, xp, a + 16), s);
-            c3 = q3.fma(FloatVector.fromArray(F8, xp, a + 24), s).fma(d, c3);
+        IntVector iv;
+        for (int b = 0; b < nb; b++) {
+            long pb = p + (long) BYTES * b;
+            int qo = QK * b;
+            float dw = Float.float16ToFloat(w.get(SHORT, pb));
+            ShortVector w0 = (ShortVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2S, S, 0);
+            ShortVector w1 = (ShortVector) ByteVector.fromMemorySegment(B, w, pb + 18, LE).convertShape(B2S, S, 0);
+            iv = w0.mul(ShortVector.fromArray(S, xq, q0 + qo)).add(w1.mul(ShortVector.fromArray(S, xq, q0 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c0 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x0 + b]), c0);
+            iv = w0.mul(ShortVector.fromArray(S, xq, q1 + qo)).add(w1.mul(ShortVector.fromArray(S, xq, q1 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c1 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x1 + b]), c1);
+            iv = w0.mul(ShortVector.fromArray(S, xq, q2 + qo)).add(w1.mul(ShortVector.fromArray(S, xq, q2 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c2 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x2 + b]), c2);
+            iv = w0.mul(ShortVector.fromArray(S, xq, q3 + qo)).add(w1.mul(ShortVector.fromArray(S, xq, q3 + qo + 16))).reinterpretAsInts();
+            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16));
+            c3 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x3 + b]), c3);
         }
         c0.intoArray(scratch, 0);
         out[o] = sumLanes(scratch);
