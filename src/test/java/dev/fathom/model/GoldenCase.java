@@ -18,12 +18,15 @@ import static org.junit.jupiter.api.Assertions.*;
  * Checks a DeepSeek ({@code deepseek2}) golden model folder against its golden data (golden README section 2):
  * every {@code pN/} prompt is prefilled (logits at every position), then the golden greedy tokens are fed one at
  * a time through the absorbed decode path. Which tolerances apply follows from the files present: {@code hf_*}
- * (an F32 model: llama.cpp and the float64 reference both within 1e-4) or {@code ref_*} (a quantised model run
- * with float activations: the dequantised float64 reference within 1e-4, llama.cpp within 0.1). A new folder
- * needs no new code.
+ * (an F32 model: llama.cpp and the float64 reference both within 1e-4) or {@code ref_*} (a quantised model: Fathom
+ * quantises the activations of Q8_0/Q4_0 products as llama.cpp does, so llama.cpp must agree within
+ * {@link #TOL_QUANTISED} and every greedy token must equal its choice, while the float-activation float64 reference
+ * is held to the README's 0.1 rule, the distance llama.cpp itself keeps from it). A new folder needs no new code.
  */
 final class GoldenCase {
     static final int TOP = 64;
+    /** Golden README section 2: reproducing llama.cpp's activation quantisation should match it to about 1e-3. */
+    static final double TOL_QUANTISED = 1e-3;
 
     /** Every golden folder holding a {@code deepseek2} model.gguf. */
     static Stream<String> all() {
@@ -79,7 +82,8 @@ final class GoldenCase {
         boolean f32 = Files.exists(p.resolve("hf_topk_ids.i32"));
         String ref = f32 ? "hf_" : "ref_";
         assertTrue(Files.exists(p.resolve(ref + "topk_ids.i32")), where + ": neither hf_* nor ref_* reference files");
-        double tolLlama = f32 ? 1e-4 : 0.1, tolLlamaLse = f32 ? 1e-4 : 0.02, llamaGapMin = f32 ? 2e-4 : 0.1;
+        double tolLlama = f32 ? 1e-4 : TOL_QUANTISED, tolLlamaLse = tolLlama, llamaGapMin = 2 * tolLlama;
+        double tolRef = f32 ? 1e-4 : 0.1, tolRefLse = f32 ? 1e-4 : 0.02, refGapMin = f32 ? 2e-4 : 0.1;
         int vocab = model.config().vocabSize();
 
         int[] tokens = Fixtures.readI32(p.resolve("tokens.i32"));
@@ -109,12 +113,12 @@ final class GoldenCase {
         float[] rVals = Fixtures.readF32(p.resolve(ref + "topk_logits.f32"));
         float[] rLse = Fixtures.readF32(p.resolve(ref + "lse.f32"));
         for (int i = 0; i < n; i++) {
-            st.refTop = Math.max(st.refTop, compareTop(logits[i], rIds, rVals, i, 1e-4, where + " pos " + i + " vs " + ref + "reference"));
+            st.refTop = Math.max(st.refTop, compareTop(logits[i], rIds, rVals, i, tolRef, where + " pos " + i + " vs " + ref + "reference"));
             double d = Math.abs(lse(logits[i]) - rLse[i]);
             st.refLse = Math.max(st.refLse, d);
-            assertTrue(d <= 1e-4, where + " pos " + i + ": lse differs from the " + ref + "reference by " + d);
+            assertTrue(d <= tolRefLse, where + " pos " + i + ": lse differs from the " + ref + "reference by " + d);
             float gap = rVals[i * TOP] - rVals[i * TOP + 1];
-            if (gap > 2e-4) assertEquals(rIds[i * TOP], argmax(logits[i]), where + " pos " + i + ": argmax vs " + ref + "reference");
+            if (gap > refGapMin) assertEquals(rIds[i * TOP], argmax(logits[i]), where + " pos " + i + ": argmax vs " + ref + "reference");
         }
         // The whole last row.
         float[] last = Fixtures.readF32(p.resolve("last_logits.f32"));
@@ -129,27 +133,21 @@ final class GoldenCase {
         double relRms = Math.sqrt(se / sg);
         st.llamaLast = Math.max(st.llamaLast, maxD);
         st.llamaLastRelRms = Math.max(st.llamaLastRelRms, relRms);
-        if (f32) assertTrue(maxD <= 1e-4, where + ": last_logits max diff " + maxD);
-        else assertTrue(relRms <= 0.02, where + ": last_logits relative RMS " + relRms);
+        assertTrue(maxD <= tolLlama, where + ": last_logits max diff " + maxD);
 
         // Greedy steps: row 0 is the last prompt row; row s comes from decoding greedy[s-1] at position n+s-1.
         int[] gIds = Fixtures.readI32(p.resolve("greedy_topk_ids.i32"));
         float[] gVals = Fixtures.readF32(p.resolve("greedy_topk_logits.f32"));
         float[] row = logits[n - 1];
         float[] buf = new float[vocab];
-        boolean mustMatch = true; // quantised: free-running greedy need only agree up to the first close call
         for (int s = 0; s < greedy.length; s++) {
             if (s > 0) {
                 model.decode(state, greedy[s - 1], n + s - 1, buf);
                 row = buf;
             }
             st.llamaGreedy = Math.max(st.llamaGreedy, compareTop(row, gIds, gVals, s, tolLlama, where + " greedy step " + s));
-            float gap = gVals[s * TOP] - gVals[s * TOP + 1];
-            if (!f32 && gap <= 0.1) mustMatch = false;
-            if (mustMatch) {
-                st.greedyChecked++;
-                assertEquals(greedy[s], argmax(row), where + ": greedy token " + s);
-            }
+            st.greedyChecked++;
+            assertEquals(greedy[s], argmax(row), where + ": greedy token " + s);
         }
     }
 
