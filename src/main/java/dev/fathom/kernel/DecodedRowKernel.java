@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
  * into per-thread scratch, then dotted with the vector loop. Batches decode a row once for every x.
  */
 final class DecodedRowKernel extends RowKernel {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = RowKernel.FLOATS;
     private final BlockFormat format;
 
     DecodedRowKernel(BlockFormat format) {

@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 
 /** F32 rows: four independent accumulators of the preferred float species, scalar tail. */
 final class F32Kernel extends RowKernel {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = RowKernel.FLOATS;
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
     F32Kernel() {

@@ -17,7 +17,7 @@ import java.lang.foreign.MemorySegment;
  * multiplication with 2^112 (exact for normal and subnormal halves) and patches infinities and NaNs.
  */
 final class Half16Kernel extends RowKernel {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = RowKernel.FLOATS;
     private static final VectorSpecies<Integer> I = F.withLanes(int.class).check(int.class);
     private static final VectorSpecies<Short> S =
             VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));

@@ -2,6 +2,7 @@ package dev.fathom.kernel;
 
 import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -24,6 +25,14 @@ import java.nio.ByteOrder;
 public abstract class RowKernel {
     /** The 256-bit float species the block kernels are shaped for (8 lanes; fine on AVX-512 too). */
     static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    /**
+     * The widest vectors the kernels use: the hardware's preferred size, capped by {@code -Dfathom.vector.bits}
+     * (256 runs the AVX2 shapes on an AVX-512 machine: the build tests both).
+     */
+    static final int VECTOR_BITS = Math.min(FloatVector.SPECIES_PREFERRED.vectorBitSize(),
+            Math.max(128, Integer.getInteger("fathom.vector.bits", Integer.MAX_VALUE)));
+    /** Floats of {@link #VECTOR_BITS}. */
+    static final VectorSpecies<Float> FLOATS = VectorSpecies.of(float.class, VectorShape.forBitSize(VECTOR_BITS));
     static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;

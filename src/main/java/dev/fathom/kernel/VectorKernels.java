@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link WorkerPool}. The non-product operations are the scalar ones except {@link #dot} and {@link #axpy}.
  */
 final class VectorKernels implements Kernels {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = RowKernel.FLOATS;
     /** Products smaller than this many weight bytes run on the calling thread only. */
     static final long MIN_PARALLEL_BYTES = 96 * 1024;
     /** Chunks per participant: small enough to balance a busy core, large enough to amortise the claim. */
