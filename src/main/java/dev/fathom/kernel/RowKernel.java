@@ -162,19 +162,26 @@ public abstract class RowKernel {
     }
 
     /**
-     * Sum of the 8 lanes a 256-bit vector stored into {@code lanes} in a fixed order (lane 0 first), the same in
-     * interpreted and compiled code ({@code reduceLanes(ADD)} may reassociate differently once intrinsified). Callers
-     * store the vector themselves: a vector passed to a method C2 does not inline is boxed, allocating on every call.
+     * Sum of the 8 lanes a 256-bit vector stored into {@code lanes}, added pairwise in a fixed order: the same bits
+     * in interpreted and compiled code ({@code reduceLanes(ADD)} may reassociate differently once intrinsified), and
+     * a dependency chain of 3 adds instead of 7. Callers store the vector themselves: a vector passed to a method C2
+     * does not inline is boxed, allocating on every call.
      */
     static float sumLanes(float[] lanes) {
-        return sumLanes(lanes, F8.length());
+        return sum8(lanes, 0);
     }
 
-    /** As {@link #sumLanes(float[])} for the first {@code count} lanes (a wider species stores 16 on AVX-512). */
+    /** As {@link #sumLanes(float[])} for the first {@code count} lanes (a 512-bit species stores 16). */
     static float sumLanes(float[] lanes, int count) {
+        if (count == 8) return sum8(lanes, 0);
+        if (count == 16) return sum8(lanes, 0) + sum8(lanes, 8);
         float s = 0f;
         for (int i = 0; i < count; i++) s += lanes[i];
         return s;
+    }
+
+    private static float sum8(float[] l, int o) {
+        return ((l[o] + l[o + 1]) + (l[o + 2] + l[o + 3])) + ((l[o + 4] + l[o + 5]) + (l[o + 6] + l[o + 7]));
     }
 
     @Override
