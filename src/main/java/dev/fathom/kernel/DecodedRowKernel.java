@@ -20,15 +20,14 @@ final class DecodedRowKernel extends RowKernel {
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         format.dequantize(w, p, scratch, SCRATCH_LANES, n);
         return dot(scratch, xp, xpOff, n);
     }
 
     @Override
     public void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xp, int xpOff,
-                             int xpStride, short[] xq, int xqOff, int xqStride, int nx, float[] out, int outOff,
-                             int outStride, float[] scratch) {
+                             int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
         for (int r = 0; r < rows; r++) {
             format.dequantize(w, off + r * rowBytes, scratch, SCRATCH_LANES, n);
             for (int j = 0; j < nx; j++) out[outOff + j * outStride + r] = dot(scratch, xp, xpOff + j * xpStride, n);

@@ -57,7 +57,7 @@ final class Half16Kernel extends RowKernel {
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
         final int l = F.length();
         final boolean b = bf16;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;

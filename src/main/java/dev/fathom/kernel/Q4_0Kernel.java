@@ -4,77 +4,82 @@ import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 
-import static jdk.incubator.vector.VectorOperators.ASHR;
-import static jdk.incubator.vector.VectorOperators.B2S;
+import static jdk.incubator.vector.VectorOperators.B2I;
 import static jdk.incubator.vector.VectorOperators.I2F;
-import static jdk.incubator.vector.VectorOperators.LSHL;
 
 /**
  * Q4_0 ({@code fp16 d; uint8 qs[16]}, value {@code (nibble - 8) * d}; low nibbles are values 0..15, high nibbles
- * 16..31) against Q8_0-quantised activations ({@link ActivationQuantizer}), as llama.cpp computes it. The 16 bytes
- * widen to 16-bit lanes; {@code v & 15} and {@code (v >> 4) & 15} multiply the prepared 16-bit activation quants,
- * adjacent lanes are added into 32-bit ones by shifts, and the -8 offset is applied exactly in integers: each of
- * the 8 lanes subtracts the block's quant sum once ({@code sum (q - 8) x = sum q x - 8 sum x}). Prepared: n quants
- * then n / 32 block sums of the quants; n / 32 scales. Every form runs the same operations per (row, x).
+ * 16..31). The 16 bytes widen to int lanes ({@link #L} per load: one load on AVX-512, two on AVX2); the low nibble is
+ * {@code v & 15}, the high one is kept in place as {@code v & 0xF0} (16 times its value) and the matching activations
+ * are divided by 16 in {@link #prepare} (exact). The -8 offset is folded into a prepared per-block vector whose
+ * lanes add up to {@code -8 * sum(x)} and which starts each block sum. Prepared layout per block ({@code 32 + L}
+ * floats): x[0..16), x[16..32) / 16, the offset vector. Every form (one row, four rows, four x) runs the same
+ * operations per (row, x) in the same order.
  */
 final class Q4_0Kernel extends RowKernel {
-    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Short> S = ShortVector.SPECIES_256;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
-    private static final int QK = 32, BYTES = 18;
+    private static final VectorSpecies<Float> F = VECTOR_BITS >= 512 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** Lanes per vector, and quant bytes per load. */
+    private static final int L = F.length();
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L));
+    /** Whether the 16 quant bytes take two loads (vectors of 8 lanes). */
+    private static final boolean TWO_LOADS = L < 16;
+    private static final int QK = 32, BYTES = 18, PREP = 32 + L;
 
     Q4_0Kernel() {
         super(TensorType.Q4_0);
     }
 
     @Override
-    public boolean quantisesActivations() {
-        return true;
-    }
-
-    @Override
     public int preparedLength(int n) {
-        return n / QK;
+        return n / QK * PREP;
     }
 
     @Override
-    public int preparedQuants(int n) {
-        return n + n / QK;
-    }
-
-    @Override
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff, short[] qdst, int qOff) {
-        ActivationQuantizer.quantize(x, xOff, n, qdst, qOff, dst, dstOff);
+    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
         for (int b = 0; b < n / QK; b++) {
-            int s = 0;
-            for (int i = 0; i < QK; i++) s += qdst[qOff + b * QK + i];
-            qdst[qOff + n + b] = (short) s; // |s| <= 32 * 127
+            int s = xOff + b * QK, d = dstOff + b * PREP;
+            for (int i = 0; i < 16; i++) {
+                dst[d + i] = x[s + i];
+                dst[d + 16 + i] = x[s + 16 + i] * 0.0625f;
+            }
+            for (int i = 0; i < L; i++) {
+                float sum = 0f; // lane i meets the values i, i + L, ... of the block
+                for (int j = i; j < QK; j += L) sum += x[s + j];
+                dst[d + 32 + i] = -8f * sum;
+            }
         }
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
-        FloatVector acc = FloatVector.zero(F8);
-        ShortVector v;
-        IntVector iv;
+        FloatVector acc = FloatVector.zero(F), s;
+        IntVector v;
         for (int b = 0; b < nb; b++) {
-            long pb = p + (long) BYTES * b;
-            int qo = xqOff + QK * b;
-            ShortVector x0 = ShortVector.fromArray(S, xq, qo), x1 = ShortVector.fromArray(S, xq, qo + 16);
-            IntVector sq = IntVector.broadcast(I, xq[xqOff + n + b]);
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2S, S, 0);
-            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
-            acc = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, pb)) * xp[xpOff + b]), acc);
+            long pb = p0 + (long) BYTES * b;
+            int xi = xpOff + PREP * b;
+            FloatVector xa = FloatVector.fromArray(F, xp, xi), xc = FloatVector.fromArray(F, xp, xi + 16);
+            FloatVector xb = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + L) : xa;
+            FloatVector xd = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + 16 + L) : xa;
+            FloatVector off = FloatVector.fromArray(F, xp, xi + 32);
+            v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0);
+            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
+            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
+            if (TWO_LOADS) {
+                v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0);
+                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
+                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb))), acc);
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
-        return sumLanes(scratch);
+        return sumLanes(scratch, L);
     }
 
     @Override
@@ -84,44 +89,64 @@ final class Q4_0Kernel extends RowKernel {
 
     /** Four rows against one x: each activation block is loaded once; written flat (C2 boxes vectors passed to helpers). */
     @Override
-    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xp, int xpOff, short[] xq, int xqOff,
-                         float[] out, int o, float[] scratch) {
+    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xp, int xpOff, float[] out, int o,
+                         float[] scratch) {
         int nb = n / QK;
-        long p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
-        FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
-        ShortVector v;
-        IntVector iv;
+        long r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, s;
+        IntVector v;
         for (int b = 0; b < nb; b++) {
             long bo = (long) BYTES * b;
-            int qo = xqOff + QK * b;
-            float dx = xp[xpOff + b];
-            ShortVector x0 = ShortVector.fromArray(S, xq, qo), x1 = ShortVector.fromArray(S, xq, qo + 16);
-            IntVector sq = IntVector.broadcast(I, xq[xqOff + n + b]);
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p + bo + 2, LE).convertShape(B2S, S, 0);
-            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
-            c0 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p + bo)) * dx), c0);
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p1 + bo + 2, LE).convertShape(B2S, S, 0);
-            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
-            c1 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p1 + bo)) * dx), c1);
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p2 + bo + 2, LE).convertShape(B2S, S, 0);
-            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
-            c2 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p2 + bo)) * dx), c2);
-            v = (ShortVector) ByteVector.fromMemorySegment(B, w, p3 + bo + 2, LE).convertShape(B2S, S, 0);
-            iv = v.and((short) 15).mul(x0).add(v.lanewise(ASHR, 4).and((short) 15).mul(x1)).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(sq);
-            c3 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, Float.float16ToFloat(w.get(SHORT, p3 + bo)) * dx), c3);
+            int xi = xpOff + PREP * b;
+            FloatVector xa = FloatVector.fromArray(F, xp, xi), xc = FloatVector.fromArray(F, xp, xi + 16);
+            FloatVector xb = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + L) : xa;
+            FloatVector xd = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + 16 + L) : xa;
+            FloatVector off = FloatVector.fromArray(F, xp, xi + 32);
+            v = (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2, LE).convertShape(B2I, I, 0);
+            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
+            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
+            if (TWO_LOADS) {
+                v = (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2I, I, 0);
+                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
+                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            }
+            c0 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r0 + bo))), c0);
+            v = (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2, LE).convertShape(B2I, I, 0);
+            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
+            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
+            if (TWO_LOADS) {
+                v = (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2I, I, 0);
+                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
+                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            }
+            c1 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r1 + bo))), c1);
+            v = (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2, LE).convertShape(B2I, I, 0);
+            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
+            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
+            if (TWO_LOADS) {
+                v = (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2I, I, 0);
+                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
+                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            }
+            c2 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r2 + bo))), c2);
+            v = (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2, LE).convertShape(B2I, I, 0);
+            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
+            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
+            if (TWO_LOADS) {
+                v = (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2I, I, 0);
+                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
+                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            }
+            c3 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r3 + bo))), c3);
         }
         c0.intoArray(scratch, 0);
-        out[o] = sumLanes(scratch);
+        out[o] = sumLanes(scratch, L);
         c1.intoArray(scratch, 0);
-        out[o + 1] = sumLanes(scratch);
+        out[o + 1] = sumLanes(scratch, L);
         c2.intoArray(scratch, 0);
-        out[o + 2] = sumLanes(scratch);
+        out[o + 2] = sumLanes(scratch, L);
         c3.intoArray(scratch, 0);
-        out[o + 3] = sumLanes(scratch);
+        out[o + 3] = sumLanes(scratch, L);
     }
 
     @Override
@@ -131,39 +156,63 @@ final class Q4_0Kernel extends RowKernel {
 
     /** One row against four x: each weight block is unpacked once; written flat like {@link #rows4}. */
     @Override
-    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, short[] xq, int q0,
-                         int qStride, float[] out, int o, int outStride, float[] scratch) {
+    protected void tile4(MemorySegment w, long p0, int n, float[] xp, int x0, int xStride, float[] out, int o,
+                         int outStride, float[] scratch) {
         int nb = n / QK;
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        int q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
-        FloatVector c0 = FloatVector.zero(F8), c1 = c0, c2 = c0, c3 = c0;
-        IntVector iv;
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, s;
         for (int b = 0; b < nb; b++) {
-            long pb = p + (long) BYTES * b;
-            int qo = QK * b;
-            float dw = Float.float16ToFloat(w.get(SHORT, pb));
-            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2S, S, 0);
-            ShortVector lo = v.and((short) 15), hi = v.lanewise(ASHR, 4).and((short) 15);
-            iv = lo.mul(ShortVector.fromArray(S, xq, q0 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q0 + qo + 16))).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q0 + n + b]));
-            c0 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x0 + b]), c0);
-            iv = lo.mul(ShortVector.fromArray(S, xq, q1 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q1 + qo + 16))).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q1 + n + b]));
-            c1 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x1 + b]), c1);
-            iv = lo.mul(ShortVector.fromArray(S, xq, q2 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q2 + qo + 16))).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q2 + n + b]));
-            c2 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x2 + b]), c2);
-            iv = lo.mul(ShortVector.fromArray(S, xq, q3 + qo)).add(hi.mul(ShortVector.fromArray(S, xq, q3 + qo + 16))).reinterpretAsInts();
-            iv = iv.lanewise(ASHR, 16).add(iv.lanewise(LSHL, 16).lanewise(ASHR, 16)).sub(IntVector.broadcast(I, xq[q3 + n + b]));
-            c3 = ((FloatVector) iv.convert(I2F, 0)).fma(FloatVector.broadcast(F8, dw * xp[x3 + b]), c3);
+            long pb = p0 + (long) BYTES * b;
+            int xo = PREP * b, a;
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb)));
+            IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0);
+            FloatVector qa = (FloatVector) v.and(15).convert(I2F, 0), qc = (FloatVector) v.and(0xF0).convert(I2F, 0);
+            FloatVector qb = qa, qd = qa;
+            if (TWO_LOADS) {
+                v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0);
+                qb = (FloatVector) v.and(15).convert(I2F, 0);
+                qd = (FloatVector) v.and(0xF0).convert(I2F, 0);
+            }
+            a = x0 + xo;
+            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
+            if (TWO_LOADS) {
+                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
+                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
+            }
+            c0 = s.fma(d, c0);
+            a = x1 + xo;
+            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
+            if (TWO_LOADS) {
+                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
+                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
+            }
+            c1 = s.fma(d, c1);
+            a = x2 + xo;
+            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
+            if (TWO_LOADS) {
+                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
+                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
+            }
+            c2 = s.fma(d, c2);
+            a = x3 + xo;
+            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
+            if (TWO_LOADS) {
+                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
+                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
+            }
+            c3 = s.fma(d, c3);
         }
         c0.intoArray(scratch, 0);
-        out[o] = sumLanes(scratch);
+        out[o] = sumLanes(scratch, L);
         c1.intoArray(scratch, 0);
-        out[o + outStride] = sumLanes(scratch);
+        out[o + outStride] = sumLanes(scratch, L);
         c2.intoArray(scratch, 0);
-        out[o + 2 * outStride] = sumLanes(scratch);
+        out[o + 2 * outStride] = sumLanes(scratch, L);
         c3.intoArray(scratch, 0);
-        out[o + 3 * outStride] = sumLanes(scratch);
+        out[o + 3 * outStride] = sumLanes(scratch, L);
     }
 }

@@ -33,7 +33,7 @@ final class Q4_KKernel extends RowKernel {
     }
 
     @Override
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff, short[] qdst, int qOff) {
+    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
         for (int b = 0; b < n / QK; b++) {
             int s = xOff + b * QK, d = dstOff + b * PREP;
             for (int j = 0; j < 8; j++) {
@@ -50,7 +50,7 @@ final class Q4_KKernel extends RowKernel {
     }
 
     @Override
-    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
         FloatVector acc = FloatVector.zero(F8);
         // One flat loop over 64-value chunks (4 per super-block): a vector accumulator carried through a nested loop

@@ -37,7 +37,7 @@ final class Q6_KKernel extends RowKernel {
     }
 
     @Override
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff, short[] qdst, int qOff) {
+    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
         for (int b = 0; b < n / QK; b++) {
             int s = xOff + b * QK, d = dstOff + b * PREP;
             System.arraycopy(x, s, dst, d, QK);
@@ -50,7 +50,7 @@ final class Q6_KKernel extends RowKernel {
     }
 
     @Override
-    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, short[] xq, int xqOff, float[] scratch) {
+    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
         FloatVector acc = FloatVector.zero(F8);
         // One flat loop over quarters (4 per super-block): see Q4_KKernel on why nothing is nested.

@@ -58,53 +58,33 @@ public abstract class RowKernel {
         return n;
     }
 
-    /**
-     * Prepared 16-bit integers per activation vector of {@code n} values: non-zero for kernels that quantise the
-     * activations ({@link #quantisesActivations}) and multiply in integers.
-     */
-    public int preparedQuants(int n) {
-        return 0;
-    }
-
-    /**
-     * Whether products are computed against activations quantised to Q8_0 blocks (as llama.cpp's CPU backend does
-     * for these weight types; see {@link ActivationQuantizer}) instead of the float32 activations.
-     */
-    public boolean quantisesActivations() {
-        return false;
-    }
-
-    /**
-     * Writes the prepared form of {@code x[xOff .. xOff + n)} into {@code dst[dstOff .. + preparedLength(n))} and
-     * {@code qdst[qOff .. + preparedQuants(n))}.
-     */
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff, short[] qdst, int qOff) {
+    /** Writes the prepared form of {@code x[xOff .. xOff + n)} into {@code dst[dstOff .. + preparedLength(n))}. */
+    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
         System.arraycopy(x, xOff, dst, dstOff, n);
     }
 
     /**
      * {@code out[outOff + r] = row r . x} for {@code r < rows}, row r starting at byte {@code off + r * rowBytes} of
-     * {@code w} and holding {@code n} values; x is the prepared vector at {@code xp[xpOff ..]} / {@code xq[xqOff ..]}.
+     * {@code w} and holding {@code n} values; x is the prepared vector at {@code xp[xpOff ..]}.
      * Groups of four rows go through {@link #rows4} when the kernel has one (each activation block loaded once for
      * the four rows).
      */
     public final void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                              float[] xp, int xpOff, short[] xq, int xqOff, float[] out, int outOff, float[] scratch) {
+                              float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
         int r = 0;
         if (hasRows4()) {
-            for (; r + 4 <= rows; r += 4) rows4(w, off + r * rowBytes, rowBytes, n, xp, xpOff, xq, xqOff, out, outOff + r, scratch);
+            for (; r + 4 <= rows; r += 4) rows4(w, off + r * rowBytes, rowBytes, n, xp, xpOff, out, outOff + r, scratch);
         }
-        for (; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xp, xpOff, xq, xqOff, scratch);
+        for (; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xp, xpOff, scratch);
     }
 
     /**
      * The dot product of the row of {@code n} values at byte {@code p} of {@code w} with the prepared vector at
-     * {@code xp[xpOff ..]} / {@code xq[xqOff ..]}. One row per call on purpose: the method is small enough to be
+     * {@code xp[xpOff ..]}. One row per call on purpose: the method is small enough to be
      * JIT-compiled from its invocation count and inlined whole (a loop over many rows would only get on-stack
      * replacement).
      */
-    protected abstract float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, short[] xq, int xqOff,
-                                 float[] scratch);
+    protected abstract float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch);
 
     /** Whether {@link #rows4} is implemented. */
     protected boolean hasRows4() {
@@ -115,33 +95,32 @@ public abstract class RowKernel {
      * Four rows (at {@code p + k * rowBytes}) against one prepared vector, writing {@code out[o + k]}; the per-row
      * operations must be exactly those of {@link #dot}.
      */
-    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xp, int xpOff, short[] xq, int xqOff,
-                         float[] out, int o, float[] scratch) {
+    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xp, int xpOff, float[] out, int o,
+                         float[] scratch) {
         throw new UnsupportedOperationException(type + " has no 4-row kernel");
     }
 
     /**
-     * The batched form: for each of {@code nx} prepared vectors {@code j} at {@code xp[xpOff + j * xpStride ..]} and
-     * {@code xq[xqOff + j * xqStride ..]}, {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to
+     * The batched form: for each of {@code nx} prepared vectors {@code j} at {@code xp[xpOff + j * xpStride ..]},
+     * {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to
      * {@link #dotRows} per x. Groups of four x go through {@link #tile4} when the kernel has one (each weight block
      * decoded once for the four); the rest run one after the other on each row while the row is hot in L1.
      */
     public void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xp, int xpOff,
-                             int xpStride, short[] xq, int xqOff, int xqStride, int nx, float[] out, int outOff,
-                             int outStride, float[] scratch) {
+                             int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
         int j = 0;
         if (hasTile4()) {
             for (; j + 4 <= nx; j += 4) {
                 for (int r = 0; r < rows; r++) {
-                    tile4(w, off + r * rowBytes, n, xp, xpOff + j * xpStride, xpStride, xq, xqOff + j * xqStride,
-                            xqStride, out, outOff + j * outStride + r, outStride, scratch);
+                    tile4(w, off + r * rowBytes, n, xp, xpOff + j * xpStride, xpStride, out, outOff + j * outStride + r,
+                            outStride, scratch);
                 }
             }
         }
         for (int r = 0; r < rows; r++) {
             long o = off + r * rowBytes;
             for (int t = j; t < nx; t++) {
-                out[outOff + t * outStride + r] = dot(w, o, n, xp, xpOff + t * xpStride, xq, xqOff + t * xqStride, scratch);
+                out[outOff + t * outStride + r] = dot(w, o, n, xp, xpOff + t * xpStride, scratch);
             }
         }
     }
@@ -152,12 +131,11 @@ public abstract class RowKernel {
     }
 
     /**
-     * One row of {@code n} values at byte {@code p} against four prepared vectors ({@code x0 + k * xStride},
-     * {@code q0 + k * qStride}), writing {@code out[o + k * outStride]}; the per-x operations must be exactly those
-     * of {@link #dot}.
+     * One row of {@code n} values at byte {@code p} against four prepared vectors ({@code x0 + k * xStride}), writing
+     * {@code out[o + k * outStride]}; the per-x operations must be exactly those of {@link #dot}.
      */
-    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, short[] xq, int q0,
-                         int qStride, float[] out, int o, int outStride, float[] scratch) {
+    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, float[] out, int o,
+                         int outStride, float[] scratch) {
         throw new UnsupportedOperationException(type + " has no 4-wide tile");
     }
 

@@ -6,13 +6,9 @@ import dev.fathom.tensor.Tensor;
 /** Plain scalar Java kernels: one weight row at a time is decoded into a reusable buffer. */
 final class ScalarKernels implements Kernels {
     private final float[] row;
-    private final short[] quants;
-    private final float[] scales;
 
     ScalarKernels(int maxRowLength) {
         row = new float[maxRowLength];
-        quants = new short[maxRowLength];
-        scales = new float[maxRowLength / ActivationQuantizer.QK + 1];
     }
 
     private void checkRows(Tensor w, long firstRow, int rows) {
@@ -30,26 +26,10 @@ final class ScalarKernels implements Kernels {
         int n = (int) w.rowLength();
         long rowBytes = w.rowBytes();
         BlockFormat f = w.type().format();
-        boolean q8 = RowKernels.of(w.type()).quantisesActivations();
-        if (q8) ActivationQuantizer.quantize(x, xOff, n, quants, 0, scales, 0);
         for (int r = 0; r < rows; r++) {
             f.dequantize(w.data(), (firstRow + r) * rowBytes, row, 0, n);
-            out[outOff + r] = q8 ? quantisedDot(n) : dot(row, 0, x, xOff, n);
+            out[outOff + r] = dot(row, 0, x, xOff, n);
         }
-    }
-
-    /**
-     * The decoded row against the quantised activations, block by block: each decoded weight is {@code qw * dw}
-     * exactly, so the double block sum is {@code dw * sum(qw * qx)} exactly, as the integer kernels compute it.
-     */
-    private float quantisedDot(int n) {
-        double s = 0;
-        for (int b = 0; b < n / ActivationQuantizer.QK; b++) {
-            double block = 0;
-            for (int i = b * ActivationQuantizer.QK; i < (b + 1) * ActivationQuantizer.QK; i++) block += row[i] * (double) quants[i];
-            s += block * scales[b];
-        }
-        return (float) s;
     }
 
     @Override

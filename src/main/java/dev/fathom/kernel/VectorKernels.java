@@ -27,7 +27,6 @@ final class VectorKernels implements Kernels {
     private final ScalarKernels scalar;
     private final ProductJob job = new ProductJob();
     private float[] prepared = new float[0];
-    private short[] preparedQuants = new short[0];
 
     VectorKernels(int maxRowLength, WorkerPool pool, boolean ownsPool) {
         this.maxRowLength = maxRowLength;
@@ -59,24 +58,22 @@ final class VectorKernels implements Kernels {
         if (rows == 0 || nx == 0) return;
         RowKernel k = RowKernels.of(w.type());
         int n = (int) w.rowLength();
-        int pl = k.preparedLength(n), ql = k.preparedQuants(n);
+        int pl = k.preparedLength(n);
         if (prepared.length < pl * nx) prepared = new float[Math.max(pl * nx, prepared.length * 2)];
-        if (preparedQuants.length < ql * nx) preparedQuants = new short[Math.max(ql * nx, preparedQuants.length * 2)];
-        for (int j = 0; j < nx; j++) k.prepare(xs, xOff + j * xStride, n, prepared, j * pl, preparedQuants, j * ql);
+        for (int j = 0; j < nx; j++) k.prepare(xs, xOff + j * xStride, n, prepared, j * pl);
         long rowBytes = w.rowBytes();
         long off = firstRow * rowBytes;
         MemorySegment data = w.data();
         long bytes = rowBytes * rows;
         if (pool.threads() == 1 || bytes < MIN_PARALLEL_BYTES) {
-            if (nx == 1) k.dotRows(data, off, rowBytes, rows, n, prepared, 0, preparedQuants, 0, out, outOff, scratch[0]);
-            else k.dotRowsBatch(data, off, rowBytes, rows, n, prepared, 0, pl, preparedQuants, 0, ql, nx, out, outOff,
-                    outStride, scratch[0]);
+            if (nx == 1) k.dotRows(data, off, rowBytes, rows, n, prepared, 0, out, outOff, scratch[0]);
+            else k.dotRowsBatch(data, off, rowBytes, rows, n, prepared, 0, pl, nx, out, outOff, outStride, scratch[0]);
             return;
         }
         int chunkRows = (int) Math.max((rows + pool.threads() * CHUNKS_PER_THREAD - 1) / (pool.threads() * CHUNKS_PER_THREAD),
                 (MIN_CHUNK_BYTES + rowBytes - 1) / rowBytes);
         chunkRows = (chunkRows + 3) & ~3; // whole groups of four rows for the kernels' 4-row form
-        job.set(k, data, off, rowBytes, rows, n, pl, ql, nx, out, outOff, outStride, chunkRows);
+        job.set(k, data, off, rowBytes, rows, n, pl, nx, out, outOff, outStride, chunkRows);
         try {
             pool.run(job);
         } finally {
@@ -90,10 +87,10 @@ final class VectorKernels implements Kernels {
         private RowKernel k;
         private MemorySegment data;
         private long off, rowBytes;
-        private int rows, n, pl, ql, nx, outOff, outStride, chunkRows, chunks;
+        private int rows, n, pl, nx, outOff, outStride, chunkRows, chunks;
         private float[] out;
 
-        void set(RowKernel k, MemorySegment data, long off, long rowBytes, int rows, int n, int pl, int ql, int nx,
+        void set(RowKernel k, MemorySegment data, long off, long rowBytes, int rows, int n, int pl, int nx,
                  float[] out, int outOff, int outStride, int chunkRows) {
             this.k = k;
             this.data = data;
@@ -102,7 +99,6 @@ final class VectorKernels implements Kernels {
             this.rows = rows;
             this.n = n;
             this.pl = pl;
-            this.ql = ql;
             this.nx = nx;
             this.out = out;
             this.outOff = outOff;
@@ -125,9 +121,8 @@ final class VectorKernels implements Kernels {
                 int r0 = c * chunkRows;
                 int r = Math.min(chunkRows, rows - r0);
                 long o = off + r0 * rowBytes;
-                if (nx == 1) k.dotRows(data, o, rowBytes, r, n, prepared, 0, preparedQuants, 0, out, outOff + r0, s);
-                else k.dotRowsBatch(data, o, rowBytes, r, n, prepared, 0, pl, preparedQuants, 0, ql, nx, out, outOff + r0,
-                        outStride, s);
+                if (nx == 1) k.dotRows(data, o, rowBytes, r, n, prepared, 0, out, outOff + r0, s);
+                else k.dotRowsBatch(data, o, rowBytes, r, n, prepared, 0, pl, nx, out, outOff + r0, outStride, s);
             }
         }
     }
