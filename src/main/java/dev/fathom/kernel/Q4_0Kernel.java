@@ -9,17 +9,16 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 
+import static jdk.incubator.vector.VectorOperators.ASHR;
 import static jdk.incubator.vector.VectorOperators.B2I;
 import static jdk.incubator.vector.VectorOperators.I2F;
 
 /**
  * Q4_0 ({@code fp16 d; uint8 qs[16]}, value {@code (nibble - 8) * d}; low nibbles are values 0..15, high nibbles
- * 16..31). The 16 bytes widen to int lanes ({@link #L} per load: one load on AVX-512, two on AVX2); the low nibble is
- * {@code v & 15}, the high one is kept in place as {@code v & 0xF0} (16 times its value) and the matching activations
- * are divided by 16 in {@link #prepare} (exact). The -8 offset is folded into a prepared per-block vector whose
- * lanes add up to {@code -8 * sum(x)} and which starts each block sum. Prepared layout per block ({@code 32 + L}
- * floats): x[0..16), x[16..32) / 16, the offset vector. Every form (one row, four rows, four x) runs the same
- * operations per (row, x) in the same order.
+ * 16..31). The 16 bytes widen to int lanes ({@link #L} per load: one load on AVX-512, two on AVX2); {@code (v & 15)
+ * - 8} and {@code ((v >> 4) & 15) - 8} are the values, exact as floats, multiplied with the activations in their
+ * natural order; then {@code acc += s * d}. Each block is unpacked once per row, whatever the number of activation
+ * vectors. Every form (one row, four rows, four x) runs the same operations per (row, x) in the same order.
  */
 final class Q4_0Kernel extends RowKernel {
     private static final VectorSpecies<Float> F = VECTOR_BITS >= 512 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
@@ -29,53 +28,33 @@ final class Q4_0Kernel extends RowKernel {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L));
     /** Whether the 16 quant bytes take two loads (vectors of 8 lanes). */
     private static final boolean TWO_LOADS = L < 16;
-    private static final int QK = 32, BYTES = 18, PREP = 32 + L;
+    private static final int QK = 32, BYTES = 18;
 
     Q4_0Kernel() {
         super(TensorType.Q4_0);
     }
 
     @Override
-    public int preparedLength(int n) {
-        return n / QK * PREP;
-    }
-
-    @Override
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
-        for (int b = 0; b < n / QK; b++) {
-            int s = xOff + b * QK, d = dstOff + b * PREP;
-            for (int i = 0; i < 16; i++) {
-                dst[d + i] = x[s + i];
-                dst[d + 16 + i] = x[s + 16 + i] * 0.0625f;
-            }
-            for (int i = 0; i < L; i++) {
-                float sum = 0f; // lane i meets the values i, i + L, ... of the block
-                for (int j = i; j < QK; j += L) sum += x[s + j];
-                dst[d + 32 + i] = -8f * sum;
-            }
-        }
-    }
-
-    @Override
     protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, float[] scratch) {
         int nb = n / QK;
-        FloatVector acc = FloatVector.zero(F), s;
-        IntVector v;
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector s;
         for (int b = 0; b < nb; b++) {
             long pb = p0 + (long) BYTES * b;
-            int xi = xpOff + PREP * b;
+            int xi = xpOff + QK * b;
             FloatVector xa = FloatVector.fromArray(F, xp, xi), xc = FloatVector.fromArray(F, xp, xi + 16);
             FloatVector xb = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + L) : xa;
             FloatVector xd = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + 16 + L) : xa;
-            FloatVector off = FloatVector.fromArray(F, xp, xi + 32);
-            v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0);
-            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
-            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
-            if (TWO_LOADS) {
-                v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0);
-                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
-                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
-            }
+            IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0);
+            IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0) : v;
+            FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
+            FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
+            FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
+            FloatVector qd = TWO_LOADS ? (FloatVector) u.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0) : qa;
+            s = qa.mul(xa);
+            if (TWO_LOADS) s = qb.fma(xb, s);
+            s = qc.fma(xc, s);
+            if (TWO_LOADS) s = qd.fma(xd, s);
             acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb))), acc);
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
@@ -93,51 +72,66 @@ final class Q4_0Kernel extends RowKernel {
                          float[] scratch) {
         int nb = n / QK;
         long r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
-        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, s;
-        IntVector v;
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        FloatVector s;
         for (int b = 0; b < nb; b++) {
             long bo = (long) BYTES * b;
-            int xi = xpOff + PREP * b;
+            int xi = xpOff + QK * b;
             FloatVector xa = FloatVector.fromArray(F, xp, xi), xc = FloatVector.fromArray(F, xp, xi + 16);
             FloatVector xb = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + L) : xa;
             FloatVector xd = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + 16 + L) : xa;
-            FloatVector off = FloatVector.fromArray(F, xp, xi + 32);
-            v = (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2, LE).convertShape(B2I, I, 0);
-            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
-            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
-            if (TWO_LOADS) {
-                v = (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2I, I, 0);
-                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
-                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            {
+                IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2, LE).convertShape(B2I, I, 0);
+                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
+                FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
+                FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
+                FloatVector qd = TWO_LOADS ? (FloatVector) u.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0) : qa;
+                s = qa.mul(xa);
+                if (TWO_LOADS) s = qb.fma(xb, s);
+                s = qc.fma(xc, s);
+                if (TWO_LOADS) s = qd.fma(xd, s);
+                c0 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r0 + bo))), c0);
             }
-            c0 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r0 + bo))), c0);
-            v = (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2, LE).convertShape(B2I, I, 0);
-            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
-            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
-            if (TWO_LOADS) {
-                v = (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2I, I, 0);
-                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
-                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            {
+                IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2, LE).convertShape(B2I, I, 0);
+                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
+                FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
+                FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
+                FloatVector qd = TWO_LOADS ? (FloatVector) u.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0) : qa;
+                s = qa.mul(xa);
+                if (TWO_LOADS) s = qb.fma(xb, s);
+                s = qc.fma(xc, s);
+                if (TWO_LOADS) s = qd.fma(xd, s);
+                c1 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r1 + bo))), c1);
             }
-            c1 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r1 + bo))), c1);
-            v = (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2, LE).convertShape(B2I, I, 0);
-            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
-            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
-            if (TWO_LOADS) {
-                v = (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2I, I, 0);
-                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
-                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            {
+                IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2, LE).convertShape(B2I, I, 0);
+                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
+                FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
+                FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
+                FloatVector qd = TWO_LOADS ? (FloatVector) u.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0) : qa;
+                s = qa.mul(xa);
+                if (TWO_LOADS) s = qb.fma(xb, s);
+                s = qc.fma(xc, s);
+                if (TWO_LOADS) s = qd.fma(xd, s);
+                c2 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r2 + bo))), c2);
             }
-            c2 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r2 + bo))), c2);
-            v = (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2, LE).convertShape(B2I, I, 0);
-            s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xa, off);
-            s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xc, s);
-            if (TWO_LOADS) {
-                v = (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2I, I, 0);
-                s = ((FloatVector) v.and(15).convert(I2F, 0)).fma(xb, s);
-                s = ((FloatVector) v.and(0xF0).convert(I2F, 0)).fma(xd, s);
+            {
+                IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2, LE).convertShape(B2I, I, 0);
+                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
+                FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
+                FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
+                FloatVector qd = TWO_LOADS ? (FloatVector) u.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0) : qa;
+                s = qa.mul(xa);
+                if (TWO_LOADS) s = qb.fma(xb, s);
+                s = qc.fma(xc, s);
+                if (TWO_LOADS) s = qd.fma(xd, s);
+                c3 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r3 + bo))), c3);
             }
-            c3 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r3 + bo))), c3);
         }
         c0.intoArray(scratch, 0);
         out[o] = sumLanes(scratch, L);
@@ -160,50 +154,41 @@ final class Q4_0Kernel extends RowKernel {
                          int outStride, float[] scratch) {
         int nb = n / QK;
         int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, s;
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        FloatVector s;
         for (int b = 0; b < nb; b++) {
             long pb = p0 + (long) BYTES * b;
-            int xo = PREP * b, a;
+            int xo = QK * b, a;
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb)));
             IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0);
-            FloatVector qa = (FloatVector) v.and(15).convert(I2F, 0), qc = (FloatVector) v.and(0xF0).convert(I2F, 0);
-            FloatVector qb = qa, qd = qa;
-            if (TWO_LOADS) {
-                v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0);
-                qb = (FloatVector) v.and(15).convert(I2F, 0);
-                qd = (FloatVector) v.and(0xF0).convert(I2F, 0);
-            }
+            IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0) : v;
+            FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
+            FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
+            FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
+            FloatVector qd = TWO_LOADS ? (FloatVector) u.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0) : qa;
             a = x0 + xo;
-            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qa.mul(FloatVector.fromArray(F, xp, a));
+            if (TWO_LOADS) s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
             s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
-            if (TWO_LOADS) {
-                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
-                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
-            }
+            if (TWO_LOADS) s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
             c0 = s.fma(d, c0);
             a = x1 + xo;
-            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qa.mul(FloatVector.fromArray(F, xp, a));
+            if (TWO_LOADS) s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
             s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
-            if (TWO_LOADS) {
-                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
-                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
-            }
+            if (TWO_LOADS) s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
             c1 = s.fma(d, c1);
             a = x2 + xo;
-            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qa.mul(FloatVector.fromArray(F, xp, a));
+            if (TWO_LOADS) s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
             s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
-            if (TWO_LOADS) {
-                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
-                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
-            }
+            if (TWO_LOADS) s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
             c2 = s.fma(d, c2);
             a = x3 + xo;
-            s = qa.fma(FloatVector.fromArray(F, xp, a), FloatVector.fromArray(F, xp, a + 32));
+            s = qa.mul(FloatVector.fromArray(F, xp, a));
+            if (TWO_LOADS) s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
             s = qc.fma(FloatVector.fromArray(F, xp, a + 16), s);
-            if (TWO_LOADS) {
-                s = qb.fma(FloatVector.fromArray(F, xp, a + L), s);
-                s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
-            }
+            if (TWO_LOADS) s = qd.fma(FloatVector.fromArray(F, xp, a + 16 + L), s);
             c3 = s.fma(d, c3);
         }
         c0.intoArray(scratch, 0);
