@@ -23,7 +23,7 @@ import java.nio.ByteOrder;
  * give the bits {@link #dotRows} gives for each x alone.
  */
 public abstract class RowKernel {
-    /** The 256-bit float species the block kernels are shaped for (8 lanes; fine on AVX-512 too). */
+    /** The 256-bit float species of the kernels shaped for 8 lanes (Q4_K, Q6_K; fine on AVX-512 too). */
     static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
     /**
      * The widest vectors the kernels use: the hardware's preferred size, capped by {@code -Dfathom.vector.bits}
