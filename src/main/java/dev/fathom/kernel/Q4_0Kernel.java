@@ -46,7 +46,8 @@ final class Q4_0Kernel extends RowKernel {
             FloatVector xb = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + L) : xa;
             FloatVector xd = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + 16 + L) : xa;
             IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0);
-            IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0) : v;
+            IntVector u = TWO_LOADS ? (IntVector)
+                    ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0) : v;
             FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
             FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
             FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
@@ -82,7 +83,8 @@ final class Q4_0Kernel extends RowKernel {
             FloatVector xd = TWO_LOADS ? FloatVector.fromArray(F, xp, xi + 16 + L) : xa;
             {
                 IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2, LE).convertShape(B2I, I, 0);
-                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                IntVector u = TWO_LOADS ? (IntVector)
+                        ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
                 FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
                 FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
                 FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
@@ -95,7 +97,8 @@ final class Q4_0Kernel extends RowKernel {
             }
             {
                 IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2, LE).convertShape(B2I, I, 0);
-                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                IntVector u = TWO_LOADS ? (IntVector)
+                        ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
                 FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
                 FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
                 FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
@@ -108,7 +111,8 @@ final class Q4_0Kernel extends RowKernel {
             }
             {
                 IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2, LE).convertShape(B2I, I, 0);
-                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                IntVector u = TWO_LOADS ? (IntVector)
+                        ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
                 FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
                 FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
                 FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
@@ -121,7 +125,8 @@ final class Q4_0Kernel extends RowKernel {
             }
             {
                 IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2, LE).convertShape(B2I, I, 0);
-                IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
+                IntVector u = TWO_LOADS ? (IntVector)
+                        ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2I, I, 0) : v;
                 FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
                 FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
                 FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;
@@ -161,7 +166,8 @@ final class Q4_0Kernel extends RowKernel {
             int xo = QK * b, a;
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb)));
             IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0);
-            IntVector u = TWO_LOADS ? (IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0) : v;
+            IntVector u = TWO_LOADS ? (IntVector)
+                    ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0) : v;
             FloatVector qa = (FloatVector) v.and(15).sub(8).convert(I2F, 0);
             FloatVector qc = (FloatVector) v.lanewise(ASHR, 4).and(15).sub(8).convert(I2F, 0);
             FloatVector qb = TWO_LOADS ? (FloatVector) u.and(15).sub(8).convert(I2F, 0) : qa;

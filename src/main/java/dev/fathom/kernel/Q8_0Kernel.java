@@ -3,28 +3,25 @@ package dev.fathom.kernel;
 import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 
-import static jdk.incubator.vector.VectorOperators.B2I;
-import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.B2F;
 
 /**
- * Q8_0 ({@code fp16 d; int8 q[32]}) against float32 activations: per block the quants widen to int lanes
- * ({@link #L} bytes per load), convert to float and multiply-add the activations ({@code s = sum_i q_i * x_i} per
+ * Q8_0 ({@code fp16 d; int8 q[32]}) against float32 activations: per block the quants widen to float lanes
+ * ({@link #L} bytes per load) and multiply-add the activations ({@code s = sum_i q_i * x_i} per
  * lane), then {@code acc += s * d}. A block is two 16-lane vectors on AVX-512, four 8-lane ones on AVX2. Every
  * form (one row, four rows, four x) runs the same operations per (row, x) in the same order.
  */
 final class Q8_0Kernel extends RowKernel {
     private static final VectorSpecies<Float> F = VECTOR_BITS >= 512 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
-    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     /** Lanes per vector, and quant bytes per load. */
     private static final int L = F.length();
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L));
-    /** Vectors per 32-value block. */
+    /** Vectors per 32-value block: 2 on AVX-512, 4 on AVX2. */
     private static final int PARTS = 32 / L;
     private static final int QK = 32, BYTES = 34;
 
@@ -39,13 +36,14 @@ final class Q8_0Kernel extends RowKernel {
         for (int b = 0; b < nb; b++) {
             long pb = p0 + (long) BYTES * b;
             int xb = xpOff + QK * b;
-            FloatVector x0 = FloatVector.fromArray(F, xp, xb), x1 = PARTS >= 2 ? FloatVector.fromArray(F, xp, xb + L) : x0;
-            FloatVector x2 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 2 * L) : x0, x3 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 3 * L) : x0;
-            s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).mul(x0);
-            if (PARTS >= 2) s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x1, s);
+            FloatVector x0 = FloatVector.fromArray(F, xp, xb), x1 = FloatVector.fromArray(F, xp, xb + L);
+            FloatVector x2 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 2 * L) : x0;
+            FloatVector x3 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 3 * L) : x0;
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2F, F, 0)).mul(x0);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
             if (PARTS == 4) {
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 2 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x2, s);
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 3 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x3, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
             }
             acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb))), acc);
         }
@@ -68,34 +66,35 @@ final class Q8_0Kernel extends RowKernel {
         for (int b = 0; b < nb; b++) {
             long bo = (long) BYTES * b;
             int xb = xpOff + QK * b;
-            FloatVector x0 = FloatVector.fromArray(F, xp, xb), x1 = PARTS >= 2 ? FloatVector.fromArray(F, xp, xb + L) : x0;
-            FloatVector x2 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 2 * L) : x0, x3 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 3 * L) : x0;
-            s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).mul(x0);
-            if (PARTS >= 2) s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x1, s);
+            FloatVector x0 = FloatVector.fromArray(F, xp, xb), x1 = FloatVector.fromArray(F, xp, xb + L);
+            FloatVector x2 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 2 * L) : x0;
+            FloatVector x3 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 3 * L) : x0;
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
             if (PARTS == 4) {
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + 2 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x2, s);
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + 3 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x3, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
             }
             c0 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r0 + bo))), c0);
-            s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).mul(x0);
-            if (PARTS >= 2) s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x1, s);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
             if (PARTS == 4) {
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + 2 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x2, s);
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + 3 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x3, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
             }
             c1 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r1 + bo))), c1);
-            s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).mul(x0);
-            if (PARTS >= 2) s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x1, s);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
             if (PARTS == 4) {
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + 2 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x2, s);
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + 3 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x3, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
             }
             c2 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r2 + bo))), c2);
-            s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).mul(x0);
-            if (PARTS >= 2) s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x1, s);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
+            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
             if (PARTS == 4) {
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + 2 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x2, s);
-                s = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + 3 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0)).fma(x3, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
             }
             c3 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r3 + bo))), c3);
         }
@@ -125,13 +124,15 @@ final class Q8_0Kernel extends RowKernel {
             long pb = p0 + (long) BYTES * b;
             int xo = QK * b, a;
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb)));
-            FloatVector w0 = (FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2I, I, 0)).convert(I2F, 0);
-            FloatVector w1 = PARTS >= 2 ? (FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2I, I, 0)).convert(I2F, 0) : w0;
-            FloatVector w2 = PARTS == 4 ? (FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 2 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0) : w0;
-            FloatVector w3 = PARTS == 4 ? (FloatVector) ((IntVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 3 * L, LE).convertShape(B2I, I, 0)).convert(I2F, 0) : w0;
+            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2F, F, 0);
+            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2F, F, 0);
+            FloatVector w2 = PARTS == 4
+                    ? (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 2 * L, LE).convertShape(B2F, F, 0) : w0;
+            FloatVector w3 = PARTS == 4
+                    ? (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 3 * L, LE).convertShape(B2F, F, 0) : w0;
             a = x0 + xo;
             s = w0.mul(FloatVector.fromArray(F, xp, a));
-            if (PARTS >= 2) s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
+            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
             if (PARTS == 4) {
                 s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
                 s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
@@ -139,7 +140,7 @@ final class Q8_0Kernel extends RowKernel {
             c0 = s.fma(d, c0);
             a = x1 + xo;
             s = w0.mul(FloatVector.fromArray(F, xp, a));
-            if (PARTS >= 2) s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
+            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
             if (PARTS == 4) {
                 s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
                 s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
@@ -147,7 +148,7 @@ final class Q8_0Kernel extends RowKernel {
             c1 = s.fma(d, c1);
             a = x2 + xo;
             s = w0.mul(FloatVector.fromArray(F, xp, a));
-            if (PARTS >= 2) s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
+            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
             if (PARTS == 4) {
                 s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
                 s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
@@ -155,7 +156,7 @@ final class Q8_0Kernel extends RowKernel {
             c2 = s.fma(d, c2);
             a = x3 + xo;
             s = w0.mul(FloatVector.fromArray(F, xp, a));
-            if (PARTS >= 2) s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
+            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
             if (PARTS == 4) {
                 s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
                 s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
