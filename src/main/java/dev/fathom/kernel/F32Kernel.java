@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-/** F32 rows: four independent accumulators of the preferred float species, scalar tail. */
+/** F32 rows: four independent accumulators of the kernels' float species ({@link RowKernel#FLOATS}), scalar tail. */
 final class F32Kernel extends RowKernel {
     private static final VectorSpecies<Float> F = RowKernel.FLOATS;
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
