@@ -99,6 +99,6 @@ final class Q4_KKernel extends RowKernel {
             mins += dmin * m;
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
-        return sumLanes(scratch) - mins;
+        return sumLanes(scratch, F8.length()) - mins;
     }
 }

@@ -103,6 +103,6 @@ final class Q6_KKernel extends RowKernel {
             offset += Float.float16ToFloat(w.get(SHORT, p + 208)) * corr;
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
-        return sumLanes(scratch) - 32f * offset;
+        return sumLanes(scratch, F8.length()) - 32f * offset;
     }
 }

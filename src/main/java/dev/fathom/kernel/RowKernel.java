@@ -80,9 +80,8 @@ public abstract class RowKernel {
 
     /**
      * The dot product of the row of {@code n} values at byte {@code p} of {@code w} with the prepared vector at
-     * {@code xp[xpOff ..]}. One row per call on purpose: the method is small enough to be
-     * JIT-compiled from its invocation count and inlined whole (a loop over many rows would only get on-stack
-     * replacement).
+     * {@code xp[xpOff ..]}. One row per call on purpose: the method is small enough to be JIT-compiled from its
+     * invocation count and inlined whole (a loop over many rows would only get on-stack replacement).
      */
     protected abstract float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch);
 
@@ -102,9 +101,9 @@ public abstract class RowKernel {
 
     /**
      * The batched form: for each of {@code nx} prepared vectors {@code j} at {@code xp[xpOff + j * xpStride ..]},
-     * {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to
-     * {@link #dotRows} per x. Groups of four x go through {@link #tile4} when the kernel has one (each weight block
-     * decoded once for the four); the rest run one after the other on each row while the row is hot in L1.
+     * {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to {@link #dotRows} per x. Groups of four
+     * x go through {@link #tile4} when the kernel has one (each weight block decoded once for the four); the rest run
+     * one after the other on each row while the row is hot in L1.
      */
     public void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xp, int xpOff,
                              int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
@@ -140,16 +139,11 @@ public abstract class RowKernel {
     }
 
     /**
-     * Sum of the 8 lanes a 256-bit vector stored into {@code lanes}, added pairwise in a fixed order: the same bits
-     * in interpreted and compiled code ({@code reduceLanes(ADD)} may reassociate differently once intrinsified), and
-     * a dependency chain of 3 adds instead of 7. Callers store the vector themselves: a vector passed to a method C2
-     * does not inline is boxed, allocating on every call.
+     * Sum of the first {@code count} lanes a vector stored into {@code lanes} (8 for 256 bits, 16 for 512), added
+     * pairwise in a fixed order: the same bits in interpreted and compiled code ({@code reduceLanes(ADD)} may
+     * reassociate differently once intrinsified), and a short dependency chain. Callers store the vector themselves:
+     * a vector passed to a method C2 does not inline is boxed, allocating on every call.
      */
-    static float sumLanes(float[] lanes) {
-        return sum8(lanes, 0);
-    }
-
-    /** As {@link #sumLanes(float[])} for the first {@code count} lanes (a 512-bit species stores 16). */
     static float sumLanes(float[] lanes, int count) {
         if (count == 8) return sum8(lanes, 0);
         if (count == 16) return sum8(lanes, 0) + sum8(lanes, 8);
