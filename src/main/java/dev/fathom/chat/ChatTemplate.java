@@ -67,32 +67,43 @@ public final class ChatTemplate {
 
     /** DeepSeek-V3's own template (from its tokenizer_config.json), bundled with Fathom. */
     public static ChatTemplate deepSeekV3(String bosToken, String eosToken) {
-        try (InputStream in = ChatTemplate.class.getResourceAsStream(BUNDLED_V3)) {
-            if (in == null) throw new IllegalStateException("missing resource " + BUNDLED_V3);
-            return of(new String(in.readAllBytes(), StandardCharsets.UTF_8), bosToken, eosToken);
+        return of(bundledSource(BUNDLED_V3), bosToken, eosToken);
+    }
+
+    /**
+     * The Jinja source of a template bundled with Fathom: {@code deepseek-v3.jinja} (DeepSeek-V3's
+     * tokenizer_config.json), {@code deepseek-r1-distill-qwen.jinja} and {@code deepseek-r1-distill-llama.jinja}
+     * (the R1-Distill models' templates, as llama.cpp ships them).
+     */
+    public static String bundledSource(String name) {
+        try (InputStream in = ChatTemplate.class.getResourceAsStream(name)) {
+            if (in == null) throw new IllegalStateException("missing resource " + name);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot read resource " + BUNDLED_V3, e);
+            throw new IllegalStateException("cannot read resource " + name, e);
         }
     }
 
     /**
-     * The template of a GGUF model ({@code tokenizer.chat_template}), with BOS/EOS text from the tokenizer. A
-     * {@code deepseek2} model without a template whose vocabulary has DeepSeek-V3's chat tokens
+     * The template of a model file ({@code template}, the text it carries, may be null), with BOS/EOS text from the
+     * tokenizer. A {@code deepseek2} model without a template whose vocabulary has DeepSeek-V3's chat tokens
      * ({@code <｜User｜>}, {@code <｜Assistant｜>}) gets the bundled DeepSeek-V3 template ({@link #deepSeekV3});
      * any other model without one is an error.
      */
-    public static ChatTemplate fromGguf(GgufMetadata metadata, Tokenizer tokenizer) {
+    public static ChatTemplate forModel(String template, String architecture, Tokenizer tokenizer) {
         String bos = tokenizer.bosId() == Tokenizer.NO_TOKEN ? null : tokenizer.tokenText(tokenizer.bosId());
         String eos = tokenizer.eosId() == Tokenizer.NO_TOKEN ? null : tokenizer.tokenText(tokenizer.eosId());
-        var template = metadata.findString(GGUF_KEY);
-        if (template.isPresent()) return of(template.get(), bos, eos);
+        if (template != null) return of(template, bos, eos);
         boolean v3Vocabulary = tokenizer.tokenId("<｜User｜>") != Tokenizer.NO_TOKEN
                 && tokenizer.tokenId("<｜Assistant｜>") != Tokenizer.NO_TOKEN;
-        if ("deepseek2".equals(metadata.findString("general.architecture").orElse(null)) && v3Vocabulary) {
-            return deepSeekV3(bos, eos);
-        }
+        if ("deepseek2".equals(architecture) && v3Vocabulary) return deepSeekV3(bos, eos);
         throw new FathomException(tokenizer.source() + ": the model has no chat template (metadata key '" + GGUF_KEY
                 + "'); give one with a tokenizer_config.json or a .jinja file");
+    }
+
+    /** The template of GGUF metadata ({@code tokenizer.chat_template}); see {@link #forModel}. */
+    public static ChatTemplate fromGguf(GgufMetadata metadata, Tokenizer tokenizer) {
+        return forModel(metadata.findString(GGUF_KEY).orElse(null), metadata.findString("general.architecture").orElse(null), tokenizer);
     }
 
     /**

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.FathomException;
-import dev.fathom.gguf.GgufFile;
 import dev.fathom.kernel.MemoryBandwidth;
-import dev.fathom.model.DeepSeekModel;
+import dev.fathom.model.LoadedModel;
+import dev.fathom.model.Transformer;
 import dev.fathom.model.LanguageModel;
 import dev.fathom.tensor.Tensor;
 import dev.fathom.tensor.TensorType;
@@ -78,16 +78,17 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Path path = model.resolve(err);
         double bandwidth = noBandwidth ? 0 : MemoryBandwidth.measure(1L << 30, nThreads, 5);
-        try (GgufFile file = GgufFile.open(path); DeepSeekModel m = DeepSeekModel.load(file, nThreads)) {
+        try (LoadedModel loaded = LoadedModel.open(path, nThreads)) {
+            Transformer m = loaded.model();
             long params = 0, bytes = 0;
             Map<TensorType, Long> byType = new EnumMap<>(TensorType.class);
-            for (Tensor t : file.tensors().values()) {
+            for (Tensor t : loaded.checkpoint().storedTensors().values()) {
                 params += t.elementCount();
                 bytes += t.data().byteSize();
                 byType.merge(t.type(), t.data().byteSize(), Long::sum);
             }
             String type = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> e.getKey().name()).orElse("?");
-            String arch = file.metadata().findString("general.architecture").orElse("?");
+            String arch = loaded.checkpoint().architecture();
             String modelType = arch + " " + Format.count(params) + " " + type;
 
             SplittableRandom random = new SplittableRandom(1234);
@@ -110,14 +111,16 @@ final class BenchCommand implements Callable<Integer> {
         float[] logits = new float[m.vocabSize()];
         double[] samples = new double[repetitions];
         for (int r = -1; r < repetitions; r++) { // r = -1: warm-up, not counted
-            LanguageModel.Sequence s = m.newSequence(n);
-            long t0 = System.nanoTime();
-            if (nPrompt > 0) {
-                m.forward(s, tokens, 0, false);
-            } else {
-                for (int i = 0; i < nGen; i++) m.decode(s, tokens[i], i, logits);
+            long dt;
+            try (LanguageModel.Sequence s = m.newSequence(n)) {
+                long t0 = System.nanoTime();
+                if (nPrompt > 0) {
+                    m.forward(s, tokens, 0, false);
+                } else {
+                    for (int i = 0; i < nGen; i++) m.decode(s, tokens[i], i, logits);
+                }
+                dt = System.nanoTime() - t0;
             }
-            long dt = System.nanoTime() - t0;
             if (r >= 0) samples[r] = dt;
         }
         return new Test(name, nPrompt, nGen, samples);

@@ -10,8 +10,7 @@ import dev.fathom.engine.GenerationEvent;
 import dev.fathom.engine.GenerationRequest;
 import dev.fathom.engine.GenerationResult;
 import dev.fathom.engine.SamplingParams;
-import dev.fathom.gguf.GgufFile;
-import dev.fathom.model.DeepSeekModel;
+import dev.fathom.model.LoadedModel;
 import dev.fathom.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -71,18 +70,17 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (maxTokens < 1) throw new FathomException("-n must be >= 1, got " + maxTokens);
         boolean dim = color != null ? color : System.console() != null && input == System.in;
-        try (GgufFile file = GgufFile.open(model.resolve(err));
-             DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
-            Tokenizer tokenizer = Tokenizer.fromGguf(file);
-            ChatTemplate template = ChatTemplate.fromGguf(file.metadata(), tokenizer);
+        try (LoadedModel m = model.load(err)) {
+            Tokenizer tokenizer = m.tokenizer();
+            ChatTemplate template = m.requireTemplate();
             boolean reasoningModel = template.isReasoning();
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
-            try (Engine engine = new Engine(m, tokenizer, new Engine.Options(1, ctx, 1))) {
+            try (Engine engine = new Engine(m.model(), tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
                 if (maxTokens >= context) throw new FathomException("-n (" + maxTokens + ") must be smaller than the context (" + context + ")");
                 List<ChatMessage> history = new ArrayList<>();
                 BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
-                err.println("fathom chat: " + file.path().getFileName() + ", context " + context + " tokens. /reset forgets, /exit quits.");
+                err.println("fathom chat: " + m.id() + ", context " + context + " tokens. /reset forgets, /exit quits.");
                 err.flush();
                 while (true) {
                     out.print("> ");

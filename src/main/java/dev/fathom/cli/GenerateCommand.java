@@ -7,9 +7,7 @@ import dev.fathom.engine.FinishReason;
 import dev.fathom.engine.GenerationEvent;
 import dev.fathom.engine.GenerationRequest;
 import dev.fathom.engine.GenerationResult;
-import dev.fathom.gguf.GgufFile;
-import dev.fathom.model.DeepSeekModel;
-import dev.fathom.tokenizer.Tokenizer;
+import dev.fathom.model.LoadedModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -63,9 +61,8 @@ final class GenerateCommand implements Callable<Integer> {
         if (ctx <= 0) throw new FathomException("--ctx must be positive, got " + ctx);
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong() >>> 1;
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, s);
-        try (GgufFile file = GgufFile.open(model.resolve(err));
-             DeepSeekModel m = DeepSeekModel.load(file, model.threads());
-             Engine engine = new Engine(m, Tokenizer.fromGguf(file), new Engine.Options(1, ctx, 0))) {
+        try (LoadedModel m = model.load(err);
+             Engine engine = new Engine(m.model(), m.tokenizer(), new Engine.Options(1, ctx, 0))) {
             int[] ids = engine.tokenizer().encode(prompt);
             out.print(prompt);
             out.flush();

@@ -2,10 +2,9 @@ package dev.fathom.cli;
 
 import dev.fathom.FathomException;
 import dev.fathom.engine.Sampler;
-import dev.fathom.gguf.GgufFile;
-import dev.fathom.model.DeepSeekModel;
+import dev.fathom.model.LoadedModel;
+import dev.fathom.model.Transformer;
 import dev.fathom.model.LanguageModel;
-import dev.fathom.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -47,13 +46,13 @@ final class LogitsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (greedy < 0) throw new FathomException("--greedy must be >= 0, got " + greedy);
         String text = Files.readString(promptFile);
-        try (GgufFile file = GgufFile.open(model.resolve(spec.commandLine().getErr()));
-             DeepSeekModel m = DeepSeekModel.load(file, model.threads())) {
-            int[] tokens = Tokenizer.fromGguf(file).encode(text);
+        try (LoadedModel loaded = model.load(spec.commandLine().getErr())) {
+            Transformer m = loaded.model();
+            int[] tokens = loaded.tokenizer().encode(text);
             int ctx = tokens.length + greedy;
-            if (ctx > m.config().maxPositionEmbeddings()) {
+            if (ctx > m.maxContextLength()) {
                 throw new FathomException("prompt (" + tokens.length + " tokens) plus --greedy " + greedy
-                        + " exceeds the model's context of " + m.config().maxPositionEmbeddings());
+                        + " exceeds the model's context of " + m.maxContextLength());
             }
             LanguageModel.Sequence state = m.newSequence(ctx);
             float[][] logits = m.forward(state, tokens, 0, true);

@@ -2,7 +2,8 @@ package dev.fathom.cli;
 
 import dev.fathom.FathomException;
 import dev.fathom.kernel.VectorSupport;
-import dev.fathom.model.DemoModel;
+import dev.fathom.model.LoadedModel;
+import dev.fathom.testmodel.DemoModel;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -15,7 +16,7 @@ import java.nio.file.Path;
  * if it does not.
  */
 final class ModelOption {
-    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "A GGUF model file (default: the demo model).")
+    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "A GGUF model file, or the first part of a split GGUF (default: the demo model).")
     Path model;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Threads for the kernels (default: the number of cores).")
@@ -28,6 +29,11 @@ final class ModelOption {
             log.flush();
         }
         return model != null ? model : DemoModel.ensure(log);
+    }
+
+    /** Opens the model (the one loading path every command uses). */
+    LoadedModel load(PrintWriter log) throws IOException {
+        return LoadedModel.open(resolve(log), threads());
     }
 
     int threads() {

@@ -2,8 +2,9 @@ package dev.fathom.cli;
 
 import dev.fathom.FathomException;
 import dev.fathom.gguf.GgufWriter;
-import dev.fathom.model.TestModelWriter;
-import dev.fathom.tensor.TensorType;
+import dev.fathom.testmodel.Preset;
+import dev.fathom.testmodel.QuantMix;
+import dev.fathom.testmodel.TestModelWriter;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -17,21 +18,24 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "testmodel", mixinStandardHelpOptions = true,
-        description = {"Writes a deterministic random-weight DeepSeek model as a GGUF (llama.cpp architecture deepseek2)",
-                "with the real DeepSeek-V3 tokenizer. v2-lite and v3 have the real DeepSeek-V2-Lite and V3 shapes;",
-                "v3-tiny and v2-lite-tiny the golden tiny shapes. The same options always give the same file."})
+        description = {"Writes a deterministic random-weight model as a GGUF (llama.cpp architecture deepseek2, qwen2 or llama) "
+                + "with the real DeepSeek-V3 tokenizer. v2-lite, v3, r1-distill-qwen-1.5b, r1-distill-qwen-7b and r1-distill-llama-8b "
+                + "have the real models' shapes; v3-tiny, v2-lite-tiny, qwen2-tiny and llama-tiny the golden tiny shapes. "
+                + "The same options always give the same file."})
 final class TestModelCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--preset", required = true, paramLabel = "NAME", description = "v3-tiny, v2-lite-tiny, v2-lite or v3.")
+    @Option(names = "--preset", required = true, paramLabel = "NAME",
+            description = "v3-tiny, v2-lite-tiny, v2-lite, v3, qwen2-tiny, llama-tiny, r1-distill-qwen-1.5b, r1-distill-qwen-7b or r1-distill-llama-8b.")
     String preset;
 
     @Option(names = "--layers", paramLabel = "N", description = "Number of layers (default: the preset's).")
-    int layers;
+    Integer layers;
 
     @Option(names = "--type", paramLabel = "TYPE", defaultValue = "F32",
-            description = "Type of the weight matrices: F32, F16, BF16, Q8_0 or Q4_0 (default: ${DEFAULT-VALUE}).")
+            description = "Weight types: F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K for every matrix, or the Q4_K_M mix "
+                    + "as llama-quantize lays it out (default: ${DEFAULT-VALUE}).")
     String type;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
@@ -42,13 +46,8 @@ final class TestModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TensorType t;
-        try {
-            t = TensorType.valueOf(type.toUpperCase(java.util.Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new FathomException("--type " + type + " is not a tensor type (F32, F16, BF16, Q8_0 or Q4_0)");
-        }
-        TestModelWriter writer = new TestModelWriter(TestModelWriter.Preset.fromCliName(preset), layers, t, seed);
+        if (layers != null && layers < 1) throw new FathomException("--layers must be at least 1, got " + layers);
+        TestModelWriter writer = new TestModelWriter(Preset.fromCliName(preset), layers == null ? 0 : layers, QuantMix.fromName(type), seed);
         GgufWriter gguf = writer.prepare();
         PrintWriter err = spec.commandLine().getErr();
         long total = gguf.dataBytes();

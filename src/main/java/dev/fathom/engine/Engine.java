@@ -430,7 +430,8 @@ public final class Engine implements AutoCloseable {
         if (a.ended) return;
         a.ended = true;
         running.decrementAndGet();
-        a.seq = null; // the sequence's cache is garbage from here on
+        if (a.seq != null) a.seq.close(); // its KV blocks go back to the model's pool
+        a.seq = null;
         a.logits = null;
         finish(a.g, new GenerationResult(a.text.toString(), List.copyOf(a.tokens), reason, a.r.prompt().length,
                 a.tokens.size(), a.queuedNanos, error));

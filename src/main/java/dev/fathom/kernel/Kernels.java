@@ -80,6 +80,12 @@ public interface Kernels extends AutoCloseable {
      */
     void ropePairs(float[] x, int off, float[] cos, float[] sin, int pairs);
 
+    /**
+     * Rotates the pairs {@code (x[i], x[i + pairs])} of {@code x[off .. off + 2 * pairs)} (HF's rotate_half, ggml's
+     * NEOX rope).
+     */
+    void ropeHalves(float[] x, int off, float[] cos, float[] sin, int pairs);
+
     /** Releases worker threads, if any (the scalar kernels have none). */
     @Override
     default void close() {}

@@ -86,4 +86,14 @@ final class ScalarKernels implements Kernels {
             x[j + 1] = x0 * sin[i] + x1 * cos[i];
         }
     }
+
+    @Override
+    public void ropeHalves(float[] x, int off, float[] cos, float[] sin, int pairs) {
+        for (int i = 0; i < pairs; i++) {
+            int j = off + i;
+            float x0 = x[j], x1 = x[j + pairs];
+            x[j] = x0 * cos[i] - x1 * sin[i];
+            x[j + pairs] = x0 * sin[i] + x1 * cos[i];
+        }
+    }
 }

@@ -171,6 +171,11 @@ final class VectorKernels implements Kernels {
     }
 
     @Override
+    public void ropeHalves(float[] x, int off, float[] cos, float[] sin, int pairs) {
+        scalar.ropeHalves(x, off, cos, sin, pairs);
+    }
+
+    @Override
     public void close() {
         if (ownsPool) pool.close();
     }

@@ -1,19 +1,28 @@
 package dev.fathom.model;
 
 /**
- * What the engine needs from a model architecture: sequences with their own KV cache, a prefill for prompts and
- * a decode step for one token per sequence. DeepSeek (MLA, latent cache) implements it today; dense GQA models
- * (Qwen2, Llama) will implement it with their own cache.
+ * What the engine needs from a model: sequences with a KV cache, a prefill for prompts and a decode step for one
+ * token per sequence. {@link Transformer} implements it for every architecture.
  */
 public interface LanguageModel {
 
     /** One sequence's state: its KV cache. Not thread-safe; one sequence per caller at a time. */
-    interface Sequence {
+    interface Sequence extends AutoCloseable {
         /** Number of positions already processed (cached). */
         int length();
 
         /** Positions this sequence can hold. */
         int capacity();
+
+        /** A new sequence sharing this one's cached positions (its blocks are shared, not copied). */
+        Sequence fork();
+
+        /** Rolls back to the first {@code length} positions (e.g. rejected speculative tokens). */
+        void truncate(int length);
+
+        /** Returns the sequence's KV blocks to the model; closing twice does nothing. */
+        @Override
+        void close();
     }
 
     int vocabSize();

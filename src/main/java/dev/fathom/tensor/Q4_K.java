@@ -7,6 +7,9 @@ import java.lang.foreign.MemorySegment;
  * Eight sub-blocks of 32 values, each with a 6-bit scale and 6-bit min packed in scales (get_scale_min_k4).
  * Each 64-value chunk uses 32 bytes of qs: low nibbles are its first 32 values, high nibbles the next 32.
  * value = (d * scale) * q - (dmin * min) (ggml dequantize_row_q4_K).
+ * Encoding is quantize_row_q4_K_ref (what llama-quantize uses with no imatrix): make_qkx2_quants per
+ * sub-block (levels 0..15, trial inverse scales (14 + 0.1 is) / range for is = 0..20), 6-bit scales and mins
+ * against the largest of each, then every value re-quantised against the stored scale and min.
  */
 public final class Q4_K implements BlockFormat {
     private static final int QK = 256;
@@ -41,6 +44,31 @@ public final class Q4_K implements BlockFormat {
                     dst[y + 32 + l] = d2 * (Blocks.u8(src, q + l) >> 4) - m2;
                 }
                 y += 64;
+            }
+        }
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, int n, MemorySegment dst, long offset) {
+        int nb = Blocks.count(TensorType.Q4_K, n);
+        int[] L = new int[QK];
+        int[] laux = new int[32];
+        float[] weights = new float[32];
+        float[] scales = new float[8];
+        float[] mins = new float[8];
+        int[] packed = new int[12];
+        for (int i = 0; i < nb; i++) {
+            long b = offset + (long) i * BYTES;
+            // make_qkx2_quants(32, 15, ..., rmin -1, rdelta 0.1, nstep 20, use_mad false), as ggml calls it
+            KQuants.quantizeScaleMinBlock(src, srcOffset + i * QK, 15, -1.f, 0.1f, 20, dst, b, L, laux, weights, scales, mins, packed);
+            for (int j = 0; j < QK; j += 64) {
+                long q = b + QS + j / 2;
+                for (int l = 0; l < 32; l++) Blocks.put8(dst, q + l, L[j + l] | (L[j + l + 32] << 4));
             }
         }
     }

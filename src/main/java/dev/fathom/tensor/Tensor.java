@@ -49,6 +49,14 @@ public record Tensor(String name, TensorType type, long[] shape, MemorySegment d
         return type.bytesFor(rowLength());
     }
 
+    /** Rows {@code [first, first + count)} as a 2-D tensor viewing the same bytes (one expert of a stacked tensor). */
+    public Tensor rows(long first, long count) {
+        if (first < 0 || count < 0 || first + count > rowCount()) {
+            throw new IndexOutOfBoundsException("rows " + first + ".." + (first + count) + " of tensor " + name + " with " + rowCount() + " rows");
+        }
+        return new Tensor(name, type, new long[] {rowLength(), count}, data.asSlice(first * rowBytes(), count * rowBytes()));
+    }
+
     /** Decodes row {@code row} into {@code dst[0 .. rowLength)}. */
     public void dequantizeRow(long row, float[] dst) {
         if (row < 0 || row >= rowCount()) {

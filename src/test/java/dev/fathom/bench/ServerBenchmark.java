@@ -1,7 +1,7 @@
 package dev.fathom.bench;
 
 import dev.fathom.engine.Engine;
-import dev.fathom.model.DemoModel;
+import dev.fathom.testmodel.DemoModel;
 import dev.fathom.server.FathomServer;
 import dev.fathom.server.ServedModel;
 import dev.fathom.server.ServerConfig;

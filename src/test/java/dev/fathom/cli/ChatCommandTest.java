@@ -5,8 +5,8 @@ import dev.fathom.chat.ChatMessage;
 import dev.fathom.chat.ChatTemplate;
 import dev.fathom.engine.Engine;
 import dev.fathom.engine.GenerationRequest;
-import dev.fathom.gguf.GgufFile;
-import dev.fathom.model.DeepSeekModel;
+import dev.fathom.checkpoint.Checkpoint;
+import dev.fathom.model.Transformer;
 import dev.fathom.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
 
@@ -19,10 +19,10 @@ import static org.junit.jupiter.api.Assertions.*;
 class ChatCommandTest {
     /** The greedy answer to a conversation, straight from the engine. */
     private static String answer(List<ChatMessage> conversation, int n) throws Exception {
-        try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
-            Tokenizer t = Tokenizer.fromGguf(f);
-            String prompt = ChatTemplate.fromGguf(f.metadata(), t).render(conversation, true);
-            try (DeepSeekModel m = DeepSeekModel.load(f); Engine e = new Engine(m, t, new Engine.Options(1, 512, 1))) {
+        try (Checkpoint f = Checkpoint.open(Fixtures.golden("v3-tiny/model.gguf"))) {
+            Tokenizer t = f.tokenizer();
+            String prompt = ChatTemplate.forModel(f.chatTemplate().orElse(null), f.architecture(), t).render(conversation, true);
+            try (Transformer m = Transformer.load(f, Runtime.getRuntime().availableProcessors()); Engine e = new Engine(m, t, new Engine.Options(1, 512, 1))) {
                 return e.generate(GenerationRequest.greedy(t.encode(prompt, false, true), n)).text();
             }
         }

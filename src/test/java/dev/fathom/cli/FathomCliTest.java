@@ -28,11 +28,21 @@ class FathomCliTest {
         Run r = run("inspect", Fixtures.golden("v3-tiny-q4_0/model.gguf").toString(), "--ctx", "1000");
         assertEquals(0, r.code, r.err);
         assertTrue(r.out.contains("architecture:  deepseek2"), r.out);
-        assertTrue(r.out.contains("attention.kv_lora_rank"), r.out);
+        assertTrue(r.out.matches("(?s).*kv_lora_rank +32\n.*"), r.out);
         assertTrue(r.out.matches("(?s).*Q4_0 +\\d+ tensors.*"), r.out);
         assertTrue(r.out.contains("16448 tokens"), r.out);
         // MLA: 3 layers x (32 + 16) floats x 4 bytes per token, 1000 tokens.
-        assertTrue(r.out.contains("576 B per token"), r.out);
+        assertTrue(r.out.contains("576 B per token, 36.00 KiB per 64-token block (MLA latent"), r.out);
+    }
+
+    @Test
+    void inspectShowsADenseModelsOwnHyperParameters() {
+        Run r = run("inspect", Fixtures.golden("qwen2-tiny/model.gguf").toString());
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("architecture:  qwen2"), r.out);
+        assertTrue(r.out.matches("(?s).*num_key_value_heads +2\n.*"), r.out);
+        // GQA: 3 layers x 2 (keys, values) x 2 KV heads x 16 floats x 4 bytes.
+        assertTrue(r.out.contains("768 B per token") && r.out.contains("keys and values"), r.out);
     }
 
     @Test
@@ -74,7 +84,7 @@ class FathomCliTest {
         assertEquals(0, r.code, r.err);
         assertTrue(Files.exists(out));
         Run inspect = run("inspect", out.toString());
-        assertTrue(inspect.out.contains("block_count                                  2"), inspect.out);
+        assertTrue(inspect.out.matches("(?s).*num_hidden_layers +2\n.*"), inspect.out);
         Run badPreset = run("testmodel", "--preset", "v9", "--out", out.toString());
         assertEquals(2, badPreset.code);
         assertTrue(badPreset.err.contains("unknown preset 'v9'"), badPreset.err);

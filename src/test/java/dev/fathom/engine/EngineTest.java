@@ -1,8 +1,8 @@
 package dev.fathom.engine;
 
 import dev.fathom.Fixtures;
-import dev.fathom.gguf.GgufFile;
-import dev.fathom.model.DeepSeekModel;
+import dev.fathom.checkpoint.Checkpoint;
+import dev.fathom.model.Transformer;
 import dev.fathom.model.LanguageModel;
 import dev.fathom.tokenizer.Tokenizer;
 import org.junit.jupiter.api.AfterAll;
@@ -19,15 +19,15 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.*;
 
 class EngineTest {
-    static GgufFile file;
-    static DeepSeekModel model;
+    static Checkpoint file;
+    static Transformer model;
     static Tokenizer tokenizer;
 
     @BeforeAll
     static void load() throws Exception {
-        file = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"));
-        model = DeepSeekModel.load(file);
-        tokenizer = Tokenizer.fromGguf(file);
+        file = Checkpoint.open(Fixtures.golden("v3-tiny/model.gguf"));
+        model = Transformer.load(file, Runtime.getRuntime().availableProcessors());
+        tokenizer = file.tokenizer();
     }
 
     @AfterAll

@@ -1,6 +1,7 @@
 package dev.fathom.model;
 
 import dev.fathom.Fixtures;
+import dev.fathom.checkpoint.Checkpoint;
 import dev.fathom.gguf.GgufFile;
 
 import java.io.IOException;
@@ -15,7 +16,7 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Checks a DeepSeek ({@code deepseek2}) golden model folder against its golden data (golden README section 2):
+ * Checks a golden model folder (deepseek2, qwen2 or llama) against its golden data (golden README section 2):
  * every {@code pN/} prompt is prefilled (logits at every position), then the golden greedy tokens are fed one at
  * a time through the absorbed decode path. Which tolerances apply follows from the files present: {@code hf_*}
  * (an F32 model: llama.cpp and the float64 reference both within 1e-4) or {@code ref_*} (a quantised model run
@@ -25,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.*;
 final class GoldenCase {
     static final int TOP = 64;
 
-    /** Every golden folder holding a {@code deepseek2} model.gguf. */
+    /** Every golden folder holding a model.gguf of an architecture Fathom runs (deepseek2, qwen2, llama). */
     static Stream<String> all() {
         Path golden = Fixtures.shared().resolve("golden");
         List<String> out = new ArrayList<>();
@@ -34,7 +35,7 @@ final class GoldenCase {
                 Path gguf = d.resolve("model.gguf");
                 if (!Files.isRegularFile(gguf)) continue;
                 try (GgufFile f = GgufFile.open(gguf)) {
-                    if (DeepSeekConfig.ARCH.equals(f.metadata().findString("general.architecture").orElse(""))) {
+                    if (Checkpoint.ARCHITECTURES.contains(f.metadata().findString("general.architecture").orElse(""))) {
                         out.add(d.getFileName().toString());
                     }
                 }
@@ -62,8 +63,8 @@ final class GoldenCase {
     static Stats check(String name) throws IOException {
         Path dir = Fixtures.golden(name);
         Stats st = new Stats();
-        try (GgufFile f = GgufFile.open(dir.resolve("model.gguf"))) {
-            DeepSeekModel model = DeepSeekModel.load(f);
+        try (Checkpoint f = Checkpoint.open(dir.resolve("model.gguf"))) {
+            Transformer model = Transformer.load(f, Runtime.getRuntime().availableProcessors());
             List<Path> prompts;
             try (Stream<Path> s = Files.list(dir)) {
                 prompts = s.filter(p -> p.getFileName().toString().matches("p\\d+") && Files.isDirectory(p)).sorted().toList();
@@ -75,7 +76,7 @@ final class GoldenCase {
         return st;
     }
 
-    private static void checkPrompt(DeepSeekModel model, String where, Path p, Stats st) {
+    private static void checkPrompt(Transformer model, String where, Path p, Stats st) {
         boolean f32 = Files.exists(p.resolve("hf_topk_ids.i32"));
         String ref = f32 ? "hf_" : "ref_";
         assertTrue(Files.exists(p.resolve(ref + "topk_ids.i32")), where + ": neither hf_* nor ref_* reference files");
@@ -85,7 +86,7 @@ final class GoldenCase {
         int[] tokens = Fixtures.readI32(p.resolve("tokens.i32"));
         int[] greedy = Fixtures.readI32(p.resolve("greedy.i32"));
         int n = tokens.length;
-        DeepSeekModel.State state = model.newSequence(n + greedy.length);
+        Transformer.State state = model.newSequence(n + greedy.length);
         float[][] logits = model.forward(state, tokens, 0, true);
 
         // Prompt positions vs llama.cpp.

@@ -10,10 +10,11 @@ import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import dev.fathom.Fixtures;
 import dev.fathom.chat.ChatTemplate;
 import dev.fathom.engine.Engine;
+import dev.fathom.checkpoint.Checkpoint;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.gguf.GgufMetadata;
 import dev.fathom.gguf.GgufWriter;
-import dev.fathom.model.DeepSeekModel;
+import dev.fathom.model.Transformer;
 import dev.fathom.model.LanguageModel;
 import dev.fathom.tensor.Tensor;
 import dev.fathom.tokenizer.Tokenizer;
@@ -89,6 +90,9 @@ class ReasoningTest {
 
             public int length() { return inner.length(); }
             public int capacity() { return inner.capacity(); }
+            public Sequence fork() { throw new UnsupportedOperationException(); }
+            public void truncate(int length) { inner.truncate(length); }
+            public void close() { inner.close(); }
         }
 
         public int vocabSize() { return inner.vocabSize(); }
@@ -119,8 +123,8 @@ class ReasoningTest {
 
     @Test
     void thinkingIsSplitFromTheAnswerStreamingAndNot() throws Exception {
-        try (GgufFile f = GgufFile.open(tinyModel())) {
-            Tokenizer tok = Tokenizer.fromGguf(f);
+        try (Checkpoint f = Checkpoint.open(tinyModel())) {
+            Tokenizer tok = f.tokenizer();
             String answer = "Hmm, let me think.</think>\n\nThe answer is 42.";
             int[] text = tok.encode(answer, false, true);
             int[] script = Arrays.copyOf(text, text.length + 1);
@@ -131,7 +135,7 @@ class ReasoningTest {
             for (int i = 0; i < text.length; i++) if (tok.decode(Arrays.copyOf(text, i)).length() < closeEnd) expectedReasoningTokens++;
 
             ChatTemplate r1 = ChatTemplate.of(r1Template(), tok.tokenText(tok.bosId()), tok.tokenText(tok.eosId()));
-            DeepSeekModel real = DeepSeekModel.load(f, 1);
+            Transformer real = Transformer.load(f, 1);
             Engine engine = new Engine(new Scripted(real, script), tok, new Engine.Options(2, 256, 4));
             ServedModel m = new ServedModel("r1-scripted", 0, engine, tok, r1, null, true, real);
             try (FathomServer s = new FathomServer(ServerConfig.defaults().withPort(0)).start()) {

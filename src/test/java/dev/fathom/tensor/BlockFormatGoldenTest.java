@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fathom.Fixtures;
 import dev.fathom.gguf.GgufFile;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -71,6 +72,12 @@ class BlockFormatGoldenTest {
                 }
             }
         }
+    }
+
+    @Test
+    void kQuantEncodersAreCheckedAgainstTheGolden() {
+        // quantisesByteExactly picks its types from the manifest and canQuantize(); make sure the K-quants are among them.
+        assertTrue(quantisableGoldenTypes().containsAll(List.of("Q4_K", "Q5_K", "Q6_K")), quantisableGoldenTypes().toString());
     }
 
     @ParameterizedTest(name = "{0}")

@@ -22,7 +22,8 @@ class BlockFormatRoundTripTest {
 
     @Test
     void requiredTypesCanQuantise() {
-        for (TensorType t : List.of(TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q8_0, TensorType.Q4_0)) {
+        for (TensorType t : List.of(TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q8_0, TensorType.Q4_0,
+                TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K)) {
             assertTrue(t.format().canQuantize(), t.name());
             assertSame(t, t.format().type());
         }
@@ -79,6 +80,21 @@ class BlockFormatRoundTripTest {
                 max = Math.max(max, v);
                 amax = Math.max(amax, Math.abs(v));
             }
+            // K-quant super-blocks (256 values) quantise their sub-blocks' scales (and mins) against the largest:
+            // superAmax is the super-block's largest magnitude, superRange the largest sub-block max - min(min, 0).
+            int sb = b / 8 * 8;
+            float superAmax = 0, superRange = 0;
+            for (int k = sb; k < sb + 8; k++) {
+                float kMin = 0, kMax = -Float.MAX_VALUE;
+                for (int j = 0; j < 32; j++) {
+                    float v = x[k * 32 + j];
+                    kMin = Math.min(kMin, v);
+                    kMax = Math.max(kMax, v);
+                    superAmax = Math.max(superAmax, Math.abs(v));
+                }
+                superRange = Math.max(superRange, kMax - kMin);
+            }
+            float subRange = max - Math.min(min, 0);
             for (int j = 0; j < 32; j++) {
                 int i = b * 32 + j;
                 float bound = switch (type) {
@@ -92,6 +108,12 @@ class BlockFormatRoundTripTest {
                     case Q5_0 -> amax / 16 + amax * 0x1p-11f + 0x1p-14f;
                     case Q4_1 -> (max - min) / 15 * 0.5f + (Math.abs(min) + max - min) * 0x1p-10f + 0x1p-14f;
                     case Q5_1 -> (max - min) / 31 * 0.5f + (Math.abs(min) + max - min) * 0x1p-10f + 0x1p-14f;
+                    // half a sub-block step, plus one step of the 6-bit scales and mins (a sub-block far below the
+                    // super-block's largest gets scale 0 and comes back as its min)
+                    case Q4_K -> subRange / 15 * 0.5f + superRange / 63 + superAmax * 0x1p-10f + 0x1p-14f;
+                    case Q5_K -> subRange / 31 * 0.5f + superRange / 63 + superAmax * 0x1p-10f + 0x1p-14f;
+                    // the far end clamps to 31 steps (a whole step, as Q4_0), plus one step of the int8 scales
+                    case Q6_K -> amax / 32 + superAmax / 128 + superAmax * 0x1p-10f + 0x1p-14f;
                     default -> throw new AssertionError("no error bound for " + type);
                 };
                 float err = Math.abs(y[i] - x[i]);
@@ -108,9 +130,10 @@ class BlockFormatRoundTripTest {
         float[] zeros = new float[n];
         float[] y = roundTrip(type, zeros);
         for (int i = 0; i < n; i++) assertEquals(0f, y[i], 0f, type + " zero " + i); // -0.0 allowed (Q4_0's d is -0.0)
-        // -127/64: every scale (amax/127, max/-8, max/-16, min) is exact in fp16, so the constant comes back exactly.
-        // (A constant 1 would not for Q8_0: d = 1/127 rounds in fp16 and 127*d = 0.99994.)
-        float c = -127f / 64;
+        // -127/64: every scale (amax/127, max/-8, max/-16, min, Q6_K's max/-4096) is exact in fp16, so the constant
+        // comes back exactly. (A constant 1 would not for Q8_0: d = 1/127 rounds in fp16 and 127*d = 0.99994.)
+        // Q4_K and Q5_K store a constant as 63 * dmin with dmin = |c| / 63 in fp16: -63/64 makes dmin 1/64.
+        float c = type == TensorType.Q4_K || type == TensorType.Q5_K ? -63f / 64 : -127f / 64;
         float[] constant = new float[n];
         Arrays.fill(constant, c);
         y = roundTrip(type, constant);
@@ -188,11 +211,24 @@ class BlockFormatRoundTripTest {
 
     @Test
     void decodersWithoutAnEncoderSaySo() {
-        BlockFormat q4k = TensorType.Q4_K.format();
-        assertFalse(q4k.canQuantize());
+        BlockFormat q3k = TensorType.Q3_K.format();
+        assertFalse(q3k.canQuantize());
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                () -> q4k.quantize(new float[256], 0, 256, MemorySegment.ofArray(new byte[144]), 0));
-        assertTrue(e.getMessage().contains("Q4_K"), e.getMessage());
+                () -> q3k.quantize(new float[256], 0, 256, MemorySegment.ofArray(new byte[Math.toIntExact(TensorType.Q3_K.bytesFor(256))]), 0));
+        assertTrue(e.getMessage().contains("Q3_K"), e.getMessage());
+    }
+
+    @Test
+    void nearestIntRoundsHalvesToEven() {
+        // ggml's nearest_int (the 1.5 * 2^23 trick), unlike roundf and Math.round
+        assertEquals(2, KQuants.nearestInt(2.5f));
+        assertEquals(4, KQuants.nearestInt(3.5f));
+        assertEquals(-2, KQuants.nearestInt(-2.5f));
+        assertEquals(0, KQuants.nearestInt(-0.5f));
+        assertEquals(0, KQuants.nearestInt(0.49999997f));
+        assertEquals(-7, KQuants.nearestInt(-7.2f));
+        assertEquals(4194303, KQuants.nearestInt(4194303f));
+        assertEquals(-4194303, KQuants.nearestInt(-4194303f));
     }
 
     @Test
@@ -206,7 +242,7 @@ class BlockFormatRoundTripTest {
 
     @Test
     void decodesAtOffsets() {
-        float[] x = awkwardData(16, 7);
+        float[] x = awkwardData(2 + 16, 7); // 64 values before, then 512: whole blocks of every size (256 included)
         for (TensorType t : quantisableTypes()) {
             BlockFormat f = t.format();
             long bytes = t.bytesFor(x.length - 64);

@@ -7,8 +7,8 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Every deepseek2 golden folder (v3-tiny, v2lite-tiny, v3-tiny-q8_0, v3-tiny-q4_0, and any added later). */
-class DeepSeekGoldenTest {
+/** Every golden model folder (v3-tiny, v2lite-tiny, v3-tiny-q8_0, v3-tiny-q4_0, qwen2-tiny, llama-tiny, and any added later). */
+class ModelGoldenTest {
 
     static Stream<String> cases() {
         return GoldenCase.all();
@@ -23,7 +23,7 @@ class DeepSeekGoldenTest {
     @org.junit.jupiter.api.Test
     void findsTheKnownCases() {
         var names = GoldenCase.all().toList();
-        for (String n : new String[] {"v3-tiny", "v2lite-tiny", "v3-tiny-q8_0", "v3-tiny-q4_0"}) {
+        for (String n : new String[] {"v3-tiny", "v2lite-tiny", "v3-tiny-q8_0", "v3-tiny-q4_0", "qwen2-tiny", "llama-tiny"}) {
             assertTrue(names.contains(n), "golden case " + n + " not discovered: " + names);
         }
     }

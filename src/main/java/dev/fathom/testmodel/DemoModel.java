@@ -1,6 +1,4 @@
-package dev.fathom.model;
-
-import dev.fathom.tensor.TensorType;
+package dev.fathom.testmodel;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -11,11 +9,11 @@ import java.nio.file.Paths;
 /**
  * The model Fathom runs when none is given: a small random-weight DeepSeek-V3-shaped model with the real
  * DeepSeek-V3 tokenizer, written by {@link TestModelWriter} on first use and cached under
- * {@code $FATHOM_CACHE}, else {@code $XDG_CACHE_HOME/fathom}, else {@code ~/.cache/fathom}.
+ * {@code $FATHOM_CACHE}, else {@code $XDG_CACHE_HOME/fathom}, else {@code $HOME/.cache/fathom}.
  */
 public final class DemoModel {
-    public static final TestModelWriter.Preset PRESET = TestModelWriter.Preset.V3_TINY;
-    public static final TensorType TYPE = TensorType.Q8_0;
+    public static final Preset PRESET = Preset.V3_TINY;
+    public static final QuantMix TYPE = QuantMix.Q8_0;
     public static final long SEED = 42;
     /** Bump when the writer's output changes, so an old cached file is not reused. */
     private static final String FILE_NAME = "demo-v3-tiny-q8_0-v1.gguf";
@@ -27,7 +25,8 @@ public final class DemoModel {
         if (fathom != null && !fathom.isBlank()) return Paths.get(fathom);
         String xdg = System.getenv("XDG_CACHE_HOME");
         if (xdg != null && !xdg.isBlank()) return Paths.get(xdg, "fathom");
-        return Paths.get(System.getProperty("user.home"), ".cache", "fathom");
+        String home = System.getenv("HOME");
+        return Paths.get(home != null && !home.isBlank() ? home : System.getProperty("user.home"), ".cache", "fathom");
     }
 
     /** The demo model's path, writing it first if it is not cached yet (progress goes to {@code log}). */

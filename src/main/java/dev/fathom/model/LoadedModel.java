@@ -1,0 +1,58 @@
+package dev.fathom.model;
+
+import dev.fathom.FathomException;
+import dev.fathom.chat.ChatTemplate;
+import dev.fathom.checkpoint.Checkpoint;
+import dev.fathom.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A model ready to run, as every command and the server get it: the checkpoint (kept open: the weights are mapped
+ * from it), the transformer, its tokenizer, its chat template and its id. Opening is the one loading path, for any
+ * file format the {@link Checkpoint} layer reads.
+ *
+ * @param template      the model's chat template, or null when it has none (see {@code templateError})
+ * @param templateError why there is no template (null when there is one)
+ */
+public record LoadedModel(String id, Checkpoint checkpoint, Transformer model, Tokenizer tokenizer, ChatTemplate template,
+                          String templateError) implements AutoCloseable {
+
+    /** Opens a model file (GGUF, single or split) and builds it on {@code threads} kernel threads. */
+    public static LoadedModel open(Path path, int threads) throws IOException {
+        Checkpoint checkpoint = Checkpoint.open(path);
+        try {
+            Transformer model = Transformer.load(checkpoint, threads);
+            Tokenizer tokenizer = checkpoint.tokenizer();
+            ChatTemplate template = null;
+            String error = null;
+            try {
+                template = ChatTemplate.forModel(checkpoint.chatTemplate().orElse(null), checkpoint.architecture(), tokenizer);
+            } catch (FathomException e) {
+                error = e.getMessage();
+            }
+            return new LoadedModel(checkpoint.name(), checkpoint, model, tokenizer, template, error);
+        } catch (RuntimeException e) {
+            checkpoint.close();
+            throw e;
+        }
+    }
+
+    public ModelConfig config() {
+        return model.config();
+    }
+
+    /** The chat template, or the reason there is none as an error. */
+    public ChatTemplate requireTemplate() {
+        if (template == null) throw new FathomException(templateError);
+        return template;
+    }
+
+    /** Stops the model's threads and unmaps the files. */
+    @Override
+    public void close() {
+        model.close();
+        checkpoint.close();
+    }
+}
