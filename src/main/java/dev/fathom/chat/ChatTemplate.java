@@ -189,9 +189,15 @@ public final class ChatTemplate {
         return eosToken;
     }
 
-    /** The prompt for a conversation; {@code addGenerationPrompt} opens the assistant's next turn. */
+    /** The variable templates read to switch a reasoning model's thinking on or off (Qwen3, llama.cpp's R1-Distill copies). */
+    public static final String ENABLE_THINKING = "enable_thinking";
+
+    /**
+     * The prompt for a conversation; {@code addGenerationPrompt} opens the assistant's next turn. Thinking is on
+     * ({@code enable_thinking = true}, as llama.cpp's server sets it): a reasoning model reasons.
+     */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        return render(messages, addGenerationPrompt, null, Map.of());
+        return render(messages, addGenerationPrompt, null, Map.of(ENABLE_THINKING, true));
     }
 
     /**

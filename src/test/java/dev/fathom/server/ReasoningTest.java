@@ -54,6 +54,34 @@ class ReasoningTest {
         return out;
     }
 
+    /** The dense R1-Distill shapes (Qwen2, Llama) with their own templates: served as reasoning models, streaming too. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"qwen2-tiny", "llama-tiny"})
+    void r1DistillModelsAnswerWithReasoningContent(String preset) throws Exception {
+        Path file = dir.resolve(preset + ".gguf");
+        new dev.fathom.testmodel.TestModelWriter(dev.fathom.testmodel.Preset.fromCliName(preset), 0,
+                dev.fathom.testmodel.QuantMix.Q8_0, 3).prepare().write(file);
+        try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 512, 4), file)) {
+            assertTrue(s.model().reasoning(), "the R1-Distill template opens <think>");
+            OpenAIClient client = client(s, null);
+            ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(preset)
+                    .addUserMessage("Why is the sky blue?").maxCompletionTokens(12).temperature(0.0).build());
+            var msg = c.choices().getFirst().message();
+            String reasoning = msg._additionalProperties().get("reasoning_content").convert(String.class);
+            assertFalse(reasoning.isEmpty());
+            assertEquals(12L, c.usage().orElseThrow().completionTokensDetails().orElseThrow().reasoningTokens().orElseThrow());
+            StringBuilder streamed = new StringBuilder();
+            try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(ChatCompletionCreateParams.builder()
+                    .model(preset).addUserMessage("Why is the sky blue?").maxCompletionTokens(12).temperature(0.0).build())) {
+                stream.stream().forEach(ch -> ch.choices().forEach(choice -> {
+                    JsonValue r = choice.delta()._additionalProperties().get("reasoning_content");
+                    if (r != null && !r.isNull()) streamed.append(r.convert(String.class));
+                }));
+            }
+            assertEquals(reasoning, streamed.toString(), "streamed reasoning equals the non-streamed one (greedy)");
+        }
+    }
+
     @Test
     void anUnclosedThinkIsAllReasoningAndCounted() throws Exception {
         try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 512, 4), r1Model())) {
