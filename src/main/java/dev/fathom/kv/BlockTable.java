@@ -69,7 +69,8 @@ public final class BlockTable implements AutoCloseable {
         for (int b = start / T; b <= last; b++) {
             if (b == blockCount) {
                 if (blockCount == blocks.length) blocks = Arrays.copyOf(blocks, blocks.length * 2);
-                blocks[blockCount++] = pool.allocate();
+                int id = pool.allocate(); // may fail (pool full): then the table is unchanged
+                blocks[blockCount++] = id;
             } else if (pool.refCount(blocks[b]) > 1) {
                 int own = pool.copyOf(blocks[b]);
                 pool.release(blocks[b]);

@@ -12,11 +12,16 @@ public sealed interface ModelConfig permits DeepSeekConfig, DenseConfig {
 
     /** The config of an architecture ({@code deepseek2}, {@code qwen2}, {@code llama}) from HF names. */
     static ModelConfig of(String architecture, ConfigValues values) {
-        return switch (architecture) {
-            case DeepSeekConfig.ARCH -> DeepSeekConfig.fromConfig(values);
-            case "qwen2", "llama" -> DenseConfig.fromConfig(architecture, values);
-            default -> throw new FathomException(values.source() + ": architecture '" + architecture + "' is not supported");
-        };
+        try {
+            return switch (architecture) {
+                case DeepSeekConfig.ARCH -> DeepSeekConfig.fromConfig(values);
+                case "qwen2", "llama" -> DenseConfig.fromConfig(architecture, values);
+                default -> throw new FathomException("architecture '" + architecture + "' is not supported");
+            };
+        } catch (FathomException e) {
+            if (e.getMessage().startsWith(values.source())) throw e;
+            throw new FathomException(values.source() + ": " + e.getMessage(), e); // name the file
+        }
     }
 
     /** llama.cpp's architecture name. */

@@ -115,6 +115,18 @@ class GgufCheckpointTest {
     }
 
     @Test
+    void headCountsThatDoNotDivideAreClearErrors() throws Exception {
+        Path out = dir.resolve("heads.gguf");
+        try (GgufFile f = GgufFile.open(Fixtures.golden("qwen2-tiny/model.gguf"))) {
+            GgufWriter w = new GgufWriter(GgufMetadata.builder().putAll(f.metadata()).putUint32("qwen2.attention.head_count_kv", 3).build());
+            for (Tensor t : f.tensors().values()) w.addTensor(t.name(), t.type(), t.shape(), t.data());
+            w.write(out);
+        }
+        FathomException e = assertThrows(FathomException.class, () -> LoadedModel.open(out, 1));
+        assertTrue(e.getMessage().contains("num_attention_heads = 4 is not a multiple of num_key_value_heads = 3"), e.getMessage());
+    }
+
+    @Test
     void unsupportedArchitectureIsNamed() throws Exception {
         Path out = dir.resolve("mamba.gguf");
         try (GgufFile f = GgufFile.open(Fixtures.golden("v3-tiny/model.gguf"))) {
