@@ -24,7 +24,7 @@ final class GroupedQueryAttention implements Attention {
     private final Rope rope;
     private final int q, kvDim, entry, group;
     private final float[] qs, kvs, ctx;
-    private final float[][] scores;
+    private final ScoreBuffers scores;
     private final AttentionJob job = new AttentionJob();
     private Rows rows;
 
@@ -50,7 +50,7 @@ final class GroupedQueryAttention implements Attention {
         qs = new float[maxRows * q];
         kvs = new float[maxRows * entry];
         ctx = new float[maxRows * q];
-        scores = new float[pool.threads()][0];
+        scores = new ScoreBuffers(pool.threads());
     }
 
     @Override
@@ -92,10 +92,7 @@ final class GroupedQueryAttention implements Attention {
         void run(int l, Rows r) {
             layer = l;
             units = r.n * c.numKeyValueHeads();
-            int need = group * r.maxPositions();
-            for (int i = 0; i < scores.length; i++) {
-                if (scores[i].length < need) scores[i] = new float[Math.max(need, 2 * scores[i].length)];
-            }
+            scores.reserve(group * r.maxPositions());
             rows = r;
             next.set(0);
             pool.run(this);
@@ -103,7 +100,7 @@ final class GroupedQueryAttention implements Attention {
 
         @Override
         protected void run(int participant) {
-            float[] s = scores[participant];
+            float[] s = scores.of(participant);
             int kvHeads = c.numKeyValueHeads();
             for (int u; (u = next.getAndIncrement()) < units; ) attend(layer, u / kvHeads, u % kvHeads, s);
         }

@@ -27,7 +27,7 @@ final class LatentAttention implements Attention {
     private final Rope rope;
     private final int q, kv, lat, att;
     private final float[] qa, qs, kva, qAbs, ctx, attn;
-    private final float[][] scores;
+    private final ScoreBuffers scores;
     private final AttentionJob job = new AttentionJob();
     private Rows rows;
 
@@ -62,7 +62,7 @@ final class LatentAttention implements Attention {
         qAbs = new float[maxRows * lat];
         ctx = new float[maxRows * lat];
         attn = new float[maxRows * att];
-        scores = new float[pool.threads()][0];
+        scores = new ScoreBuffers(pool.threads());
     }
 
     @Override
@@ -128,10 +128,7 @@ final class LatentAttention implements Attention {
             groups = g;
             groupHeads = heads / g;
             units = n * g;
-            int need = groupHeads * r.maxPositions();
-            for (int i = 0; i < scores.length; i++) {
-                if (scores[i].length < need) scores[i] = new float[Math.max(need, 2 * scores[i].length)];
-            }
+            scores.reserve(groupHeads * r.maxPositions());
             rows = r;
             next.set(0);
             pool.run(this);
@@ -139,7 +136,7 @@ final class LatentAttention implements Attention {
 
         @Override
         protected void run(int participant) {
-            float[] s = scores[participant];
+            float[] s = scores.of(participant);
             for (int u; (u = next.getAndIncrement()) < units; ) {
                 attend(layer, u / groups, (u % groups) * groupHeads, groupHeads, s);
             }
