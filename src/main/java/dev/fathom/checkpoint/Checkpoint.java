@@ -33,11 +33,9 @@ public interface Checkpoint extends AutoCloseable {
     /** The architectures Fathom runs, by llama.cpp's names. */
     List<String> ARCHITECTURES = List.of("deepseek2", "qwen2", "llama");
 
-    /** Opens a model file: a GGUF (also the first part of a split GGUF). */
+    /** Opens a model: a GGUF file (also the first part of a split GGUF) or a Hugging Face folder. */
     static Checkpoint open(Path path) throws IOException {
-        if (Files.isDirectory(path)) {
-            throw new FathomException(path + ": is a folder; Fathom reads GGUF files (Hugging Face folders are not supported yet)");
-        }
+        if (Files.isDirectory(path)) return HfCheckpoint.open(path);
         if (!Files.exists(path)) throw new FathomException(path + ": no such file");
         return GgufCheckpoint.open(path);
     }

@@ -60,19 +60,40 @@ final class GoldenCase {
         }
     }
 
+    /**
+     * Every golden folder with a Hugging Face copy of an F32 model ({@code hf/} beside prompts with float64 {@code hf_*}
+     * references): v3-tiny, v2lite-tiny, qwen2-tiny, llama-tiny, v3-tiny-mtp (its main model).
+     */
+    static Stream<String> allHf() {
+        Path golden = Fixtures.shared().resolve("golden");
+        try (Stream<Path> dirs = Files.list(golden)) {
+            return dirs.sorted().filter(d -> Files.isRegularFile(d.resolve("hf/config.json"))
+                    && Files.isRegularFile(d.resolve("p0/hf_topk_ids.i32"))).map(d -> d.getFileName().toString()).toList().stream();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The folder's model.gguf against its golden data. */
     static Stats check(String name) throws IOException {
+        return check(name, "model.gguf");
+    }
+
+    /** {@code model} (model.gguf or hf) of golden folder {@code name} against its golden data. */
+    static Stats check(String name, String model) throws IOException {
         Path dir = Fixtures.golden(name);
         Stats st = new Stats();
-        try (Checkpoint f = Checkpoint.open(dir.resolve("model.gguf"))) {
-            Transformer model = Transformer.load(f, Runtime.getRuntime().availableProcessors());
+        try (Checkpoint f = Checkpoint.open(dir.resolve(model))) {
+            Transformer t = Transformer.load(f, Runtime.getRuntime().availableProcessors());
             List<Path> prompts;
             try (Stream<Path> s = Files.list(dir)) {
                 prompts = s.filter(p -> p.getFileName().toString().matches("p\\d+") && Files.isDirectory(p)).sorted().toList();
             }
             assertFalse(prompts.isEmpty(), "no pN folders in " + dir);
-            for (Path p : prompts) checkPrompt(model, name + "/" + p.getFileName(), p, st);
+            for (Path p : prompts) checkPrompt(t, name + "/" + p.getFileName(), p, st);
+            t.close();
         }
-        System.out.println("[golden] " + name + ": " + st);
+        System.out.println("[golden] " + name + "/" + model + ": " + st);
         return st;
     }
 

@@ -20,8 +20,23 @@ class ModelGoldenTest {
         GoldenCase.check(name);
     }
 
+    static Stream<String> hfCases() {
+        return GoldenCase.allHf();
+    }
+
+    /** The Hugging Face folders (BF16 safetensors) give the same results as their GGUFs, within the same tolerances. */
+    @ParameterizedTest(name = "{0}/hf")
+    @MethodSource("hfCases")
+    void hfFolderMatchesGolden(String name) throws Exception {
+        GoldenCase.check(name, "hf");
+    }
+
     @org.junit.jupiter.api.Test
     void findsTheKnownCases() {
+        var hf = GoldenCase.allHf().toList();
+        for (String n : new String[] {"v3-tiny", "v2lite-tiny", "qwen2-tiny", "llama-tiny", "v3-tiny-mtp"}) {
+            assertTrue(hf.contains(n), "golden hf case " + n + " not discovered: " + hf);
+        }
         var names = GoldenCase.all().toList();
         for (String n : new String[] {"v3-tiny", "v2lite-tiny", "v3-tiny-q8_0", "v3-tiny-q4_0", "qwen2-tiny", "llama-tiny"}) {
             assertTrue(names.contains(n), "golden case " + n + " not discovered: " + names);

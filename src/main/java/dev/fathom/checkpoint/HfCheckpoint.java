@@ -1,0 +1,301 @@
+package dev.fathom.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fathom.FathomException;
+import dev.fathom.chat.ChatTemplate;
+import dev.fathom.safetensors.SafetensorsFile;
+import dev.fathom.tensor.Tensor;
+import dev.fathom.tensor.TensorType;
+import dev.fathom.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A Hugging Face model folder: {@code config.json}, the weights in {@code model.safetensors} or in shards listed by
+ * {@code model.safetensors.index.json} (each shard mapped once, tensors used in place), {@code tokenizer.json} and
+ * {@code tokenizer_config.json} (chat template). HF names map to the canonical ones; DeepSeek's {@code kv_b_proj} is
+ * split at load into its per-head key part (transposed, as the absorbed attention multiplies by it) and value part,
+ * the only weights copied. Llama and Qwen2 weights are in HF's rotate_half order (no permutation).
+ */
+public final class HfCheckpoint implements Checkpoint {
+    private static final Map<String, String> ARCHITECTURES = Map.of(
+            "DeepseekV2ForCausalLM", "deepseek2", "DeepseekV3ForCausalLM", "deepseek2",
+            "Qwen2ForCausalLM", "qwen2", "LlamaForCausalLM", "llama");
+    private static final Map<String, String> TOP = Map.of(
+            "embed.weight", "model.embed_tokens.weight", "norm.weight", "model.norm.weight", "head.weight", "lm_head.weight");
+    private static final Map<String, String> LAYER = new LinkedHashMap<>();
+
+    static {
+        String[][] pairs = {
+                {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
+                {"attn.wq", "self_attn.q_proj"}, {"attn.wq_a", "self_attn.q_a_proj"}, {"attn.q_norm", "self_attn.q_a_layernorm"},
+                {"attn.wq_b", "self_attn.q_b_proj"}, {"attn.wkv_a", "self_attn.kv_a_proj_with_mqa"},
+                {"attn.kv_norm", "self_attn.kv_a_layernorm"}, {"attn.wo", "self_attn.o_proj"},
+                {"attn.wk", "self_attn.k_proj"}, {"attn.wv", "self_attn.v_proj"},
+                {"ffn.w1", "mlp.gate_proj"}, {"ffn.w2", "mlp.down_proj"}, {"ffn.w3", "mlp.up_proj"},
+                {"ffn.shared_experts.w1", "mlp.shared_experts.gate_proj"}, {"ffn.shared_experts.w2", "mlp.shared_experts.down_proj"},
+                {"ffn.shared_experts.w3", "mlp.shared_experts.up_proj"}};
+        for (String[] p : pairs) LAYER.put(p[0], p[1]);
+    }
+
+    private static final Pattern LAYER_NAME = Pattern.compile("layers\\.(\\d+)\\.(.+)\\.(weight|bias)");
+    private static final Map<String, String> EXPERT = Map.of("w1", "gate_proj", "w2", "down_proj", "w3", "up_proj");
+
+    private final Path folder;
+    private final List<SafetensorsFile> shards;
+    private final Map<String, Tensor> tensors = new LinkedHashMap<>();
+    private final Map<String, String> unsupported = new LinkedHashMap<>();
+    private final Map<String, Tensor> derived = new LinkedHashMap<>();
+    private final Arena arena = Arena.ofShared();
+    private final String architecture;
+    private final ConfigValues config;
+    private final Tokenizer tokenizer;
+    private final String template;
+
+    @SuppressWarnings("unchecked")
+    private HfCheckpoint(Path folder, List<SafetensorsFile> shards) throws IOException {
+        this.folder = folder;
+        this.shards = shards;
+        Path configJson = folder.resolve("config.json");
+        if (!Files.isRegularFile(configJson)) throw new FathomException(folder + ": no config.json (expected a Hugging Face model folder)");
+        Map<String, Object> c;
+        try {
+            c = new ObjectMapper().readValue(configJson.toFile(), Map.class);
+        } catch (IOException e) {
+            throw new FathomException(configJson + ": not valid JSON: " + e.getMessage(), e);
+        }
+        this.config = new ConfigValues(configJson.toString(), c);
+        Object archs = c.get("architectures");
+        String hfArch = archs instanceof List<?> l && !l.isEmpty() ? String.valueOf(l.get(0)) : "(none)";
+        String arch = ARCHITECTURES.get(hfArch);
+        if (arch == null) {
+            throw new FathomException(configJson + ": architecture '" + hfArch + "' is not supported; Fathom runs "
+                    + String.join(", ", new TreeSet<>(ARCHITECTURES.keySet())));
+        }
+        this.architecture = arch;
+        for (SafetensorsFile s : shards) {
+            for (Tensor t : s.tensors().values()) {
+                if (tensors.put(t.name(), t) != null) throw new FathomException(s.path() + ": tensor '" + t.name() + "' is also in another shard");
+            }
+            unsupported.putAll(s.unsupported());
+        }
+        Path tok = folder.resolve("tokenizer.json");
+        if (!Files.isRegularFile(tok)) throw new FathomException(folder + ": no tokenizer.json");
+        this.tokenizer = Tokenizer.fromHuggingFace(tok);
+        String t = null;
+        if (Files.isRegularFile(folder.resolve("tokenizer_config.json"))) {
+            try {
+                t = ChatTemplate.fromTokenizerConfig(folder).source();
+            } catch (FathomException e) {
+                t = null; // no template: the loader reports it when one is needed
+            }
+        }
+        this.template = t;
+    }
+
+    /** Opens a model folder and maps its safetensors shards. */
+    public static HfCheckpoint open(Path folder) throws IOException {
+        List<Path> files = new ArrayList<>();
+        Path index = folder.resolve("model.safetensors.index.json");
+        if (Files.isRegularFile(index)) {
+            JsonNode map = new ObjectMapper().readTree(index.toFile()).path("weight_map");
+            if (!map.isObject()) throw new FathomException(index + ": no 'weight_map' object");
+            TreeSet<String> names = new TreeSet<>();
+            map.elements().forEachRemaining(n -> names.add(n.asText()));
+            for (String n : names) {
+                Path p = folder.resolve(n);
+                if (!Files.isRegularFile(p)) throw new FathomException(index + ": shard " + n + " is missing (expected " + p + ")");
+                files.add(p);
+            }
+        } else if (Files.isRegularFile(folder.resolve("model.safetensors"))) {
+            files.add(folder.resolve("model.safetensors"));
+        } else {
+            throw new FathomException(folder + ": no model.safetensors or model.safetensors.index.json");
+        }
+        List<SafetensorsFile> shards = new ArrayList<>();
+        try {
+            for (Path p : files) shards.add(SafetensorsFile.open(p));
+            return new HfCheckpoint(folder, shards);
+        } catch (IOException | RuntimeException e) {
+            for (SafetensorsFile s : shards) s.close();
+            throw e;
+        }
+    }
+
+    /** The HF name of a canonical name, or null when HF has no such tensor (rope.freqs, the split MLA parts). */
+    static String hfName(String canonical) {
+        String top = TOP.get(canonical);
+        if (top != null) return top;
+        Matcher m = LAYER_NAME.matcher(canonical);
+        if (!m.matches()) return null;
+        String p = "model.layers." + m.group(1) + ".", part = m.group(2), suffix = m.group(3);
+        if (part.equals("ffn.gate")) return p + (suffix.equals("weight") ? "mlp.gate.weight" : "mlp.gate.e_score_correction_bias");
+        String name = LAYER.get(part);
+        return name == null ? null : p + name + "." + suffix;
+    }
+
+    @Override
+    public String source() {
+        return folder.toString();
+    }
+
+    @Override
+    public String format() {
+        return "Hugging Face folder, " + shards.size() + " safetensors file" + (shards.size() == 1 ? "" : "s") + ", " + tensors.size() + " tensors";
+    }
+
+    @Override
+    public String architecture() {
+        return architecture;
+    }
+
+    @Override
+    public ConfigValues config() {
+        return config;
+    }
+
+    @Override
+    public String name() {
+        return folder.toAbsolutePath().normalize().getFileName().toString();
+    }
+
+    @Override
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    @Override
+    public Optional<String> chatTemplate() {
+        return Optional.ofNullable(template);
+    }
+
+    @Override
+    public boolean ropePermuted() {
+        return false;
+    }
+
+    private static final Pattern KV_B = Pattern.compile("layers\\.(\\d+)\\.attn\\.w([kv])_b\\.weight");
+
+    @Override
+    public boolean has(String name) {
+        Matcher kv = KV_B.matcher(name);
+        if (kv.matches()) return tensors.containsKey("model.layers." + kv.group(1) + ".self_attn.kv_b_proj.weight");
+        String hf = hfName(name);
+        return hf != null && (tensors.containsKey(hf) || unsupported.containsKey(hf));
+    }
+
+    @Override
+    public synchronized Tensor tensor(String name) {
+        Matcher kv = KV_B.matcher(name);
+        if (kv.matches()) return derived.computeIfAbsent(name, n -> splitKvB(Integer.parseInt(kv.group(1)), kv.group(2).equals("k")));
+        String hf = hfName(name);
+        return stored(hf != null ? hf : name, name);
+    }
+
+    private Tensor stored(String hf, String canonical) {
+        Tensor t = tensors.get(hf);
+        if (t != null) return t;
+        if (unsupported.containsKey(hf)) {
+            throw new FathomException(folder + ": tensor '" + hf + "' has dtype " + unsupported.get(hf) + ", which Fathom does not compute with yet");
+        }
+        throw new FathomException(folder + ": tensor '" + hf + "' (" + canonical + ") is missing");
+    }
+
+    /**
+     * DeepSeek's {@code kv_b_proj} [heads * (nope + v), kv_lora] as the absorbed attention uses it (model.py's
+     * {@code wkv_b.view(heads, -1, kv_lora)}): the key part per head transposed ([kv_lora rows of nope], ggml
+     * {nope, kv_lora, heads}) or the value part per head ({kv_lora, v, heads}); same element type, values copied exactly.
+     */
+    private Tensor splitKvB(int layer, boolean key) {
+        String hf = "model.layers." + layer + ".self_attn.kv_b_proj.weight";
+        Tensor w = stored(hf, "layers." + layer + ".attn.wkv_b.weight");
+        if (w.type().blockSize != 1) throw new FathomException(folder + ": tensor '" + hf + "' has type " + w.type() + ", expected F32, F16 or BF16");
+        int heads = config.getInt("num_attention_heads"), nope = config.getInt("qk_nope_head_dim"), v = config.getInt("v_head_dim");
+        int lora = (int) w.rowLength();
+        if (w.rowCount() != (long) heads * (nope + v)) {
+            throw new FathomException(folder + ": tensor '" + hf + "' has " + w.rowCount() + " rows, the config needs heads x (nope + v) = "
+                    + heads * (nope + v));
+        }
+        int eb = w.type().bytesPerBlock;
+        int rowLen = key ? nope : lora, rowsPerHead = key ? lora : v;
+        MemorySegment out = arena.allocate((long) heads * rowsPerHead * rowLen * eb, 64);
+        MemorySegment src = w.data();
+        for (int h = 0; h < heads; h++) {
+            long base = (long) h * (nope + v);
+            for (int r = 0; r < rowsPerHead; r++) {
+                long dst = ((long) h * rowsPerHead + r) * rowLen * eb;
+                if (key) { // out[h][c][d] = kvb[h*(nope+v) + d][c]
+                    for (int d = 0; d < nope; d++) {
+                        MemorySegment.copy(src, ((base + d) * lora + r) * eb, out, dst + (long) d * eb, eb);
+                    }
+                } else { // out[h][j] = kvb[h*(nope+v) + nope + j]
+                    MemorySegment.copy(src, (base + nope + r) * lora * eb, out, dst, (long) lora * eb);
+                }
+            }
+        }
+        long[] shape = key ? new long[] {nope, lora, heads} : new long[] {lora, v, heads};
+        return new Tensor(hf + (key ? " (key part)" : " (value part)"), w.type(), shape, out);
+    }
+
+    /** One tensor per expert: {@code model.layers.N.mlp.experts.E.{gate,down,up}_proj.weight}. */
+    @Override
+    public Tensor[] experts(String name, int count, long in, long out) {
+        Matcher m = Pattern.compile("layers\\.(\\d+)\\.ffn\\.experts\\.(w[123])\\.weight").matcher(name);
+        if (!m.matches()) throw new IllegalArgumentException("not an expert tensor name: " + name);
+        Tensor[] r = new Tensor[count];
+        for (int e = 0; e < count; e++) {
+            String hf = "model.layers." + m.group(1) + ".mlp.experts." + e + "." + EXPERT.get(m.group(2)) + ".weight";
+            Tensor t = stored(hf, name + " expert " + e);
+            if (!java.util.Arrays.equals(t.shape(), new long[] {in, out})) {
+                throw new FathomException(folder + ": tensor '" + hf + "' has shape " + java.util.Arrays.toString(t.shape())
+                        + " (ggml order), the config needs " + java.util.Arrays.toString(new long[] {in, out}));
+            }
+            r[e] = t;
+        }
+        return r;
+    }
+
+    @Override
+    public Map<String, Tensor> storedTensors() {
+        return tensors;
+    }
+
+    @Override
+    public Map<String, String> metadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        config.asMap().forEach((k, v) -> m.put(k, String.valueOf(v)));
+        return m;
+    }
+
+    @Override
+    public long fileBytes() {
+        long n = 0;
+        for (SafetensorsFile s : shards) {
+            try {
+                n += Files.size(s.path());
+            } catch (IOException e) {
+                throw new FathomException(s.path() + ": cannot read its size: " + e.getMessage(), e);
+            }
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        for (SafetensorsFile s : shards) s.close();
+        arena.close();
+    }
+}
