@@ -154,7 +154,11 @@ public final class HfCheckpoint implements Checkpoint {
 
     @Override
     public String format() {
-        return "Hugging Face folder, " + shards.size() + " safetensors file" + (shards.size() == 1 ? "" : "s") + ", " + tensors.size() + " tensors";
+        String f = "Hugging Face folder, " + shards.size() + " safetensors file" + (shards.size() == 1 ? "" : "s") + ", " + tensors.size() + " tensors";
+        if (!unsupported.isEmpty()) {
+            f += " + " + unsupported.size() + " of dtype " + String.join("/", new TreeSet<>(unsupported.values())) + " (not computed yet)";
+        }
+        return f;
     }
 
     @Override
