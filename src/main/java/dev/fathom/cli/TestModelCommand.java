@@ -3,7 +3,7 @@ package dev.fathom.cli;
 import dev.fathom.FathomException;
 import dev.fathom.gguf.GgufWriter;
 import dev.fathom.testmodel.Preset;
-import dev.fathom.testmodel.QuantMix;
+import dev.fathom.convert.QuantMix;
 import dev.fathom.testmodel.TestModelWriter;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;

@@ -1,5 +1,7 @@
 package dev.fathom.testmodel;
 
+import dev.fathom.convert.QuantMix;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
 package dev.fathom.testmodel;
 
+import dev.fathom.convert.QuantMix;
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatTemplate;
 import dev.fathom.checkpoint.GgufNames;

@@ -60,7 +60,7 @@ class ReasoningTest {
     void r1DistillModelsAnswerWithReasoningContent(String preset) throws Exception {
         Path file = dir.resolve(preset + ".gguf");
         new dev.fathom.testmodel.TestModelWriter(dev.fathom.testmodel.Preset.fromCliName(preset), 0,
-                dev.fathom.testmodel.QuantMix.Q8_0, 3).prepare().write(file);
+                dev.fathom.convert.QuantMix.Q8_0, 3).prepare().write(file);
         try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 512, 4), file)) {
             assertTrue(s.model().reasoning(), "the R1-Distill template opens <think>");
             OpenAIClient client = client(s, null);

@@ -1,5 +1,6 @@
 package dev.fathom.testmodel;
 
+import dev.fathom.convert.QuantMix;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fathom.Fixtures;

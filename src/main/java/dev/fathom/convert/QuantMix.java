@@ -1,4 +1,4 @@
-package dev.fathom.testmodel;
+package dev.fathom.convert;
 
 import dev.fathom.FathomException;
 import dev.fathom.tensor.TensorType;
@@ -44,14 +44,17 @@ public enum QuantMix {
         return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
     }
 
+    /** llama-quantize's {@code tensor_allows_quantization}: matrices named *weight, except norms and the MoE router. */
+    public static boolean quantizable(String name, int dims) {
+        return dims >= 2 && name.endsWith("weight") && !name.contains("_norm.weight") && !name.contains("ffn_gate_inp.weight");
+    }
+
     /**
      * The type of tensor {@code name} (llama.cpp's name) with {@code rowLength} values per row in a model of
      * {@code layers} layers and {@code experts} routed experts; {@code arch} and layers identify a Llama 70B.
      */
     public TensorType typeOf(String name, int dims, long rowLength, String arch, int layers, int experts) {
-        if (dims < 2 || !name.endsWith("weight") || name.contains("_norm.weight") || name.contains("ffn_gate_inp.weight")) {
-            return TensorType.F32;
-        }
+        if (!quantizable(name, dims)) return TensorType.F32;
         TensorType t = base;
         if (this == Q4_K_M) {
             Matcher m = LAYER.matcher(name);
