@@ -28,7 +28,8 @@ import java.util.regex.Pattern;
  * {@code model.safetensors.index.json} (each shard mapped once, tensors used in place), {@code tokenizer.json} and
  * {@code tokenizer_config.json} (chat template). HF names map to the canonical ones; DeepSeek's {@code kv_b_proj} is
  * split at load into its per-head key part (transposed, as the absorbed attention multiplies by it) and value part,
- * the only weights copied. Llama and Qwen2 weights are in HF's rotate_half order (no permutation).
+ * the only weights copied. FP8 ({@code F8_E4M3}) weights get their {@code <name>_scale_inv} block grid attached and
+ * are scanned for NaN codes. Llama and Qwen2 weights are in HF's rotate_half order (no permutation).
  */
 public final class HfCheckpoint implements Checkpoint {
     private static final Map<String, String> ARCHITECTURES = Map.of(
@@ -92,6 +93,10 @@ public final class HfCheckpoint implements Checkpoint {
             }
             unsupported.putAll(s.unsupported());
         }
+        int block = blockSize(c);
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            if (e.getValue().type() == TensorType.F8_E4M3) e.setValue(withScales(e.getValue(), block));
+        }
         Path tok = folder.resolve("tokenizer.json");
         if (!Files.isRegularFile(tok)) throw new FathomException(folder + ": no tokenizer.json");
         this.tokenizer = Tokenizer.fromHuggingFace(tok);
@@ -104,6 +109,38 @@ public final class HfCheckpoint implements Checkpoint {
             }
         }
         this.template = t;
+    }
+
+    /** {@code quantization_config.weight_block_size} (DeepSeek-V3: [128, 128]); square blocks only. */
+    private int blockSize(Map<String, Object> c) {
+        if (!config.has("quantization_config")) return 128;
+        Object b = config.get("quantization_config.weight_block_size");
+        if (b instanceof List<?> l && l.size() == 2 && l.get(0) instanceof Number r && l.get(1) instanceof Number k && r.intValue() == k.intValue()
+                && r.intValue() > 0) {
+            return r.intValue();
+        }
+        throw new FathomException(config.source() + ": quantization_config.weight_block_size = " + b + " is not supported (square blocks, e.g. [128, 128])");
+    }
+
+    /**
+     * An FP8 weight with its {@code <name>_scale_inv} grid ([ceil(rows / block), ceil(cols / block)] float32) attached;
+     * a missing or misshapen grid and NaN codes (never written by a quantiser) are errors naming the tensor.
+     */
+    private Tensor withScales(Tensor t, int block) {
+        String sn = t.name() + "_scale_inv";
+        Tensor s = tensors.get(sn);
+        long rb = (t.rowCount() + block - 1) / block, cb = (t.rowLength() + block - 1) / block;
+        if (s == null) throw new FathomException(folder + ": FP8 tensor '" + t.name() + "' has no '" + sn + "'");
+        if (s.type() != TensorType.F32 || !java.util.Arrays.equals(s.shape(), new long[] {cb, rb})) {
+            throw new FathomException(folder + ": tensor '" + sn + "' is " + s.type() + " " + java.util.Arrays.toString(s.shape())
+                    + " (ggml order), expected F32 [" + cb + ", " + rb + "] for the " + block + "x" + block + " blocks of '" + t.name() + "'");
+        }
+        long nan = dev.fathom.tensor.F8_E4M3.firstNaN(t.data(), 0, t.data().byteSize());
+        if (nan >= 0) {
+            throw new FathomException(folder + ": FP8 tensor '" + t.name() + "' holds a NaN code at element " + nan
+                    + " (row " + nan / t.rowLength() + ", column " + nan % t.rowLength() + ")");
+        }
+        return new Tensor(t.name(), t.type(), t.shape(), t.data(), new dev.fathom.tensor.BlockScales(s.data(), (int) rb, (int) cb, block));
     }
 
     /** Opens a model folder and maps its safetensors shards. */
@@ -226,7 +263,9 @@ public final class HfCheckpoint implements Checkpoint {
     private Tensor splitKvB(int layer, boolean key) {
         String hf = "model.layers." + layer + ".self_attn.kv_b_proj.weight";
         Tensor w = stored(hf, "layers." + layer + ".attn.wkv_b.weight");
-        if (w.type().blockSize != 1) throw new FathomException(folder + ": tensor '" + hf + "' has type " + w.type() + ", expected F32, F16 or BF16");
+        if (w.type().blockSize != 1 || w.scales() != null) {
+            w = dequantized(w); // FP8 kv_b_proj: its parts are computed in float32
+        }
         int heads = config.getInt("num_attention_heads"), nope = config.getInt("qk_nope_head_dim"), v = config.getInt("v_head_dim");
         int lora = (int) w.rowLength();
         if (w.rowCount() != (long) heads * (nope + v)) {
@@ -252,6 +291,18 @@ public final class HfCheckpoint implements Checkpoint {
         }
         long[] shape = key ? new long[] {nope, lora, heads} : new long[] {lora, v, heads};
         return new Tensor(hf + (key ? " (key part)" : " (value part)"), w.type(), shape, out);
+    }
+
+    /** A float32 copy of a weight (the FP8 kv_b_proj, whose split parts do not keep its 128x128 blocks). */
+    private Tensor dequantized(Tensor w) {
+        MemorySegment out = arena.allocate(w.elementCount() * Float.BYTES, 64);
+        float[] row = new float[(int) w.rowLength()];
+        for (long r = 0; r < w.rowCount(); r++) {
+            w.dequantizeRow(r, row);
+            MemorySegment.copy(row, 0, out, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
+                    r * row.length * Float.BYTES, row.length);
+        }
+        return new Tensor(w.name(), TensorType.F32, w.shape(), out);
     }
 
     /** One tensor per expert: {@code model.layers.N.mlp.experts.E.{gate,down,up}_proj.weight}. */

@@ -18,6 +18,7 @@ public final class RowKernels {
                 new Q4_0Kernel(),
                 new Q4_KKernel(),
                 new Q6_KKernel(),
+                new F8Kernel(),
         }) {
             BY_TYPE[k.type().ordinal()] = k;
         }

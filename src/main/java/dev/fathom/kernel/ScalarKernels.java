@@ -1,6 +1,5 @@
 package dev.fathom.kernel;
 
-import dev.fathom.tensor.BlockFormat;
 import dev.fathom.tensor.Tensor;
 
 /** Plain scalar Java kernels: one weight row at a time is decoded into a reusable buffer. */
@@ -24,10 +23,8 @@ final class ScalarKernels implements Kernels {
     public void matvec(Tensor w, long firstRow, int rows, float[] x, int xOff, float[] out, int outOff) {
         checkRows(w, firstRow, rows);
         int n = (int) w.rowLength();
-        long rowBytes = w.rowBytes();
-        BlockFormat f = w.type().format();
         for (int r = 0; r < rows; r++) {
-            f.dequantize(w.data(), (firstRow + r) * rowBytes, row, 0, n);
+            w.dequantizeRow(firstRow + r, row); // block scales (FP8) applied
             out[outOff + r] = dot(row, 0, x, xOff, n);
         }
     }

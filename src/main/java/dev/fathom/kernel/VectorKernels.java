@@ -1,6 +1,7 @@
 package dev.fathom.kernel;
 
 import dev.fathom.tensor.BlockFormat;
+import dev.fathom.tensor.BlockScales;
 import dev.fathom.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -60,7 +61,27 @@ final class VectorKernels implements Kernels {
         int n = (int) w.rowLength();
         int pl = k.preparedLength(n);
         if (prepared.length < pl * nx) prepared = new float[Math.max(pl * nx, prepared.length * 2)];
-        for (int j = 0; j < nx; j++) k.prepare(xs, xOff + j * xStride, n, prepared, j * pl);
+        BlockScales scales = w.scales();
+        if (scales == null) {
+            for (int j = 0; j < nx; j++) k.prepare(xs, xOff + j * xStride, n, prepared, j * pl);
+            products(k, w, firstRow, rows, n, pl, nx, out, outOff, outStride);
+            return;
+        }
+        // Block-scaled weights (FP8): one row block at a time, its scales folded into the activations:
+        // sum_c q[r][c] * s[r/B][c/B] * x[c] = sum_c q[r][c] * x'[c] with x'[c] = s[r/B][c/B] * x[c].
+        for (long r0 = firstRow; r0 < firstRow + rows; ) {
+            long r1 = Math.min(firstRow + rows, (r0 / scales.block() + 1) * scales.block());
+            for (int j = 0; j < nx; j++) {
+                int x = xOff + j * xStride;
+                for (int c = 0; c < n; c++) prepared[j * pl + c] = xs[x + c] * scales.get(r0, c);
+            }
+            products(k, w, r0, (int) (r1 - r0), n, pl, nx, out, outOff + (int) (r0 - firstRow), outStride);
+            r0 = r1;
+        }
+    }
+
+    /** Rows {@code firstRow ..} of {@code w} against the prepared activations, split over the pool when large enough. */
+    private void products(RowKernel k, Tensor w, long firstRow, int rows, int n, int pl, int nx, float[] out, int outOff, int outStride) {
         long rowBytes = w.rowBytes();
         long off = firstRow * rowBytes;
         MemorySegment data = w.data();

@@ -78,6 +78,7 @@ public final class SafetensorsFile implements AutoCloseable {
                 case "F32" -> TensorType.F32;
                 case "F16" -> TensorType.F16;
                 case "BF16" -> TensorType.BF16;
+                case "F8_E4M3" -> TensorType.F8_E4M3;
                 default -> null;
             };
             if (type == null) {
@@ -114,7 +115,7 @@ public final class SafetensorsFile implements AutoCloseable {
         return path;
     }
 
-    /** The tensors of supported dtypes (F32, F16, BF16), in header order. */
+    /** The tensors of supported dtypes (F32, F16, BF16, F8_E4M3), in header order. */
     public Map<String, Tensor> tensors() {
         return tensors;
     }

@@ -10,10 +10,15 @@ import java.util.Arrays;
  * {@code shape} is in ggml order: shape[0] is the length of a row (the contiguous dimension), shape[1] the
  * number of rows, and so on.
  */
-public record Tensor(String name, TensorType type, long[] shape, MemorySegment data) {
+public record Tensor(String name, TensorType type, long[] shape, MemorySegment data, BlockScales scales) {
 
+    /** @param scales the block scale grid of a block-quantised weight (FP8), else null */
     public Tensor {
         shape = shape.clone();
+    }
+
+    public Tensor(String name, TensorType type, long[] shape, MemorySegment data) {
+        this(name, type, shape, data, null);
     }
 
     @Override
@@ -54,6 +59,7 @@ public record Tensor(String name, TensorType type, long[] shape, MemorySegment d
         if (first < 0 || count < 0 || first + count > rowCount()) {
             throw new IndexOutOfBoundsException("rows " + first + ".." + (first + count) + " of tensor " + name + " with " + rowCount() + " rows");
         }
+        if (scales != null) throw new IllegalStateException(name + ": row views of a block-scaled tensor are not supported");
         return new Tensor(name, type, new long[] {rowLength(), count}, data.asSlice(first * rowBytes(), count * rowBytes()));
     }
 
@@ -63,6 +69,7 @@ public record Tensor(String name, TensorType type, long[] shape, MemorySegment d
             throw new IndexOutOfBoundsException("row " + row + " of tensor " + name + " with " + rowCount() + " rows");
         }
         type.format().dequantize(data, row * rowBytes(), dst, 0, Math.toIntExact(rowLength()));
+        if (scales != null) scales.apply(row, dst, Math.toIntExact(rowLength()));
     }
 
     /** Decodes the whole tensor; for tests and small tensors only (weights are used in place). */
@@ -73,6 +80,15 @@ public record Tensor(String name, TensorType type, long[] shape, MemorySegment d
         }
         float[] out = new float[(int) n];
         type.format().dequantize(data, 0, out, 0, (int) n);
+        if (scales != null) {
+            int len = Math.toIntExact(rowLength());
+            float[] row = new float[len];
+            for (long r = 0; r < rowCount(); r++) {
+                System.arraycopy(out, (int) (r * len), row, 0, len);
+                scales.apply(r, row, len);
+                System.arraycopy(row, 0, out, (int) (r * len), len);
+            }
+        }
         return out;
     }
 

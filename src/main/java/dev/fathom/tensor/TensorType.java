@@ -40,7 +40,9 @@ public enum TensorType {
     BF16(30, 1, 2),
     TQ1_0(34, 256, 54),
     TQ2_0(35, 256, 66),
-    MXFP4(39, 32, 17);
+    MXFP4(39, 32, 17),
+    /** FP8 e4m3fn of safetensors (not a ggml type); DeepSeek's block scales come with the tensor. */
+    F8_E4M3(-1, 1, 1);
 
     private static final TensorType[] BY_GGML_ID = new TensorType[64];
 

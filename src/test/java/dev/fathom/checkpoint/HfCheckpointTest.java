@@ -105,11 +105,22 @@ class HfCheckpointTest {
         assertTrue(assertThrows(FathomException.class, () -> SafetensorsFile.open(f)).getMessage().contains("not valid JSON"));
     }
 
-    /** DeepSeek's FP8 checkpoints load their config and tokenizer; computing with an F8_E4M3 weight is a clear error for now. */
+    /** An FP8 weight holding a NaN code (0x7F / 0xFF, never written by a quantiser) is an error at load, naming it. */
     @Test
-    void fp8WeightsAreNamedNotMisread() throws Exception {
-        FathomException e = assertThrows(FathomException.class, () -> LoadedModel.open(Fixtures.golden("v3-tiny-fp8/hf"), 1));
-        assertTrue(e.getMessage().contains("F8_E4M3") && e.getMessage().contains("does not compute with yet"), e.getMessage());
+    void fp8NaNCodesAreAnErrorAtLoad() throws Exception {
+        Path src = Fixtures.golden("v3-tiny-fp8/hf");
+        Path d = Files.createDirectories(dir.resolve("nan"));
+        for (String f : new String[] {"config.json", "tokenizer.json", "tokenizer_config.json"}) Files.copy(src.resolve(f), d.resolve(f));
+        byte[] bytes = Files.readAllBytes(src.resolve("model.safetensors"));
+        long headerLength = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        var header = new ObjectMapper().readTree(new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8));
+        String name = "model.layers.1.self_attn.o_proj.weight";
+        assertEquals("F8_E4M3", header.get(name).get("dtype").asText());
+        long at = 8 + headerLength + header.get(name).get("data_offsets").get(0).asLong() + 5;
+        bytes[(int) at] = (byte) 0xFF;
+        Files.write(d.resolve("model.safetensors"), bytes);
+        FathomException e = assertThrows(FathomException.class, () -> Checkpoint.open(d));
+        assertTrue(e.getMessage().contains(name) && e.getMessage().contains("NaN code at element 5"), e.getMessage());
     }
 
     @Test

@@ -74,6 +74,78 @@ final class GoldenCase {
         }
     }
 
+    /** Every golden folder that holds only a float64 reference ({@code ref_greedy.i32}, no llama.cpp files): the FP8 checkpoints. */
+    static Stream<String> allReferenceOnly() {
+        Path golden = Fixtures.shared().resolve("golden");
+        try (Stream<Path> dirs = Files.list(golden)) {
+            return dirs.sorted().filter(d -> Files.isRegularFile(d.resolve("hf/config.json"))
+                    && Files.isRegularFile(d.resolve("p0/ref_greedy.i32"))).map(d -> d.getFileName().toString()).toList().stream();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A folder checked against its float64 reference only (README-wave2 section 2): within 1e-4 at the 64 reference ids
+     * of every position and greedy step and over all of ref_last_logits, lse within 1e-4, the same argmax wherever the
+     * reference's gap exceeds 2e-4, and free-running greedy reproduces ref_greedy.i32.
+     */
+    static Stats checkReference(String name) throws IOException {
+        Path dir = Fixtures.golden(name);
+        Stats st = new Stats();
+        try (Checkpoint f = Checkpoint.open(dir.resolve("hf")); Transformer t = Transformer.load(f, Runtime.getRuntime().availableProcessors())) {
+            List<Path> prompts;
+            try (Stream<Path> s = Files.list(dir)) {
+                prompts = s.filter(p -> p.getFileName().toString().matches("p\\d+") && Files.isDirectory(p)).sorted().toList();
+            }
+            assertFalse(prompts.isEmpty(), "no pN folders in " + dir);
+            for (Path p : prompts) {
+                String where = name + "/" + p.getFileName();
+                int[] tokens = Fixtures.readI32(p.resolve("tokens.i32"));
+                int[] greedy = Fixtures.readI32(p.resolve("ref_greedy.i32"));
+                int n = tokens.length;
+                var seq = t.newSequence(n + greedy.length);
+                float[][] logits = t.forward(seq, tokens, 0, true);
+                int[] ids = Fixtures.readI32(p.resolve("ref_topk_ids.i32"));
+                float[] vals = Fixtures.readF32(p.resolve("ref_topk_logits.f32"));
+                float[] lse = Fixtures.readF32(p.resolve("ref_lse.f32"));
+                for (int i = 0; i < n; i++) {
+                    st.refTop = Math.max(st.refTop, compareTop(logits[i], ids, vals, i, 1e-4, where + " pos " + i));
+                    double d = Math.abs(lse(logits[i]) - lse[i]);
+                    st.refLse = Math.max(st.refLse, d);
+                    assertTrue(d <= 1e-4, where + " pos " + i + ": lse differs by " + d);
+                    if (vals[i * TOP] - vals[i * TOP + 1] > 2e-4) {
+                        st.argmaxChecked++;
+                        assertEquals(ids[i * TOP], argmax(logits[i]), where + " pos " + i + ": argmax");
+                    }
+                }
+                float[] last = Fixtures.readF32(p.resolve("ref_last_logits.f32"));
+                for (int v = 0; v < last.length; v++) {
+                    double d = Math.abs(logits[n - 1][v] - last[v]);
+                    st.llamaLast = Math.max(st.llamaLast, d);
+                    assertTrue(d <= 1e-4, where + ": last logit " + v + " differs by " + d);
+                }
+                int[] gIds = Fixtures.readI32(p.resolve("ref_greedy_topk_ids.i32"));
+                float[] gVals = Fixtures.readF32(p.resolve("ref_greedy_topk_logits.f32"));
+                float[] row = logits[n - 1];
+                for (int s = 0; s < greedy.length; s++) {
+                    if (s > 0) {
+                        float[] next = new float[row.length];
+                        t.decode(seq, argmax(row), n + s - 1, next); // free-running: our own previous choice
+                        row = next;
+                    }
+                    st.refTop = Math.max(st.refTop, compareTop(row, gIds, gVals, s, 1e-4, where + " greedy step " + s));
+                    st.greedyChecked++;
+                    assertEquals(greedy[s], argmax(row), where + ": greedy token " + s);
+                }
+            }
+        }
+        System.out.println(String.format(Locale.ROOT, "[golden] %s/hf vs the float64 reference: top64 %.3g, lse %.3g, last_logits %.3g; "
+                + "argmax checked at %d positions, %d greedy tokens required equal", name, st.refTop, st.refLse, st.llamaLast,
+                st.argmaxChecked, st.greedyChecked));
+        return st;
+    }
+
     /** The folder's model.gguf against its golden data. */
     static Stats check(String name) throws IOException {
         return check(name, "model.gguf");

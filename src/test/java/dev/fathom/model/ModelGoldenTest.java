@@ -31,8 +31,21 @@ class ModelGoldenTest {
         GoldenCase.check(name, "hf");
     }
 
+    static Stream<String> referenceCases() {
+        return GoldenCase.allReferenceOnly();
+    }
+
+    /** DeepSeek's native FP8 checkpoints (e4m3 with 128x128 block scales) against the float64 reference on their dequantised weights. */
+    @ParameterizedTest(name = "{0}/hf")
+    @MethodSource("referenceCases")
+    void fp8FolderMatchesReference(String name) throws Exception {
+        GoldenCase.checkReference(name);
+    }
+
     @org.junit.jupiter.api.Test
     void findsTheKnownCases() {
+        var ref = GoldenCase.allReferenceOnly().toList();
+        assertTrue(ref.contains("v3-tiny-fp8") && ref.contains("v3-small-fp8"), "FP8 cases not discovered: " + ref);
         var hf = GoldenCase.allHf().toList();
         for (String n : new String[] {"v3-tiny", "v2lite-tiny", "qwen2-tiny", "llama-tiny", "v3-tiny-mtp"}) {
             assertTrue(hf.contains(n), "golden hf case " + n + " not discovered: " + hf);
