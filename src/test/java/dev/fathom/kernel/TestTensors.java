@@ -1,6 +1,7 @@
 package dev.fathom.kernel;
 
 import dev.fathom.tensor.BlockFormat;
+import dev.fathom.tensor.F8_E4M3;
 import dev.fathom.tensor.HalfFloats;
 import dev.fathom.tensor.Tensor;
 import dev.fathom.tensor.TensorType;
@@ -51,6 +52,11 @@ public final class TestTensors {
             for (int r = 0; r < rows; r++) {
                 for (int i = 0; i < cols; i++) row[i] = (float) rnd.nextGaussian();
                 f.quantize(row, 0, cols, seg, r * rowBytes);
+            }
+        } else if (type == TensorType.F8_E4M3) { // every finite code; NaN codes never occur in a checkpoint
+            for (long o = 0; o < bytes; o++) {
+                int c = rnd.nextInt(256);
+                seg.set(ValueLayout.JAVA_BYTE, o, (byte) (F8_E4M3.isNaN(c) ? 0x38 : c));
             }
         } else {
             byte[] b = new byte[(int) Math.min(bytes, 1 << 20)];
