@@ -29,10 +29,11 @@ import java.util.concurrent.Callable;
 import java.util.function.LongSupplier;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Measures prompt processing (ppN: N prompt tokens in one prefill) and generation (tgN: N tokens",
-                "decoded one at a time) like llama-bench, with the same field names in -o json, so the two can be",
-                "compared on the same file. Also measures the machine's memory read bandwidth, the limit of decode."
-                + " Each test is first run, uncounted, until two runs in a row agree within 5% (the JIT has settled)."})
+        header = "Measures prompt processing and generation speed, like llama-bench.",
+        description = "Measures prompt processing (ppN: N prompt tokens in one prefill) and generation (tgN: N tokens"
+                + " decoded one at a time) like llama-bench, with the same field names in -o json, so the two can be"
+                + " compared on the same file. Also measures the machine's memory read bandwidth, the limit of decode."
+                + " Each test is first run, uncounted, until two runs in a row agree within 5%% (the JIT has settled).")
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

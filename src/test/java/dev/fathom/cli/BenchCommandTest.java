@@ -24,7 +24,7 @@ class BenchCommandTest {
 
     @Test
     void warmUpStopsAtItsCaps() {
-        long[] jumpy = LongStream.range(0, 20).map(i -> i % 2 == 0 ? 100 : 200).toArray();
+        long[] jumpy = LongStream.range(0, 2L * BenchCommand.WARM_UP_MAX_RUNS).map(i -> i % 2 == 0 ? 100 : 200).toArray();
         assertEquals(BenchCommand.WARM_UP_MAX_RUNS, warmUp(jumpy));
         long slow = BenchCommand.WARM_UP_MAX_NS / 2;
         assertEquals(2, warmUp(slow, 2 * slow, slow), "at most the time cap");
