@@ -31,11 +31,12 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "chat", mixinStandardHelpOptions = true,
-        description = {"An interactive chat in the terminal with the model's own chat template, on the same engine as",
-                "`fathom serve`. Answers stream as they are generated; a reasoning model's thinking is shown dimmed.",
-                "Commands: /reset forgets the conversation, /exit (or end of input) quits. Ctrl-C stops the answer",
-                "and keeps the conversation; Ctrl-C twice at the prompt quits. The oldest turns are dropped when the",
-                "conversation no longer fits in the context."})
+        header = "Chats with a model in the terminal, with its own chat template.",
+        description = "An interactive chat in the terminal with the model's own chat template, on the same engine as"
+                + " `fathom serve`. Answers stream as they are generated; a reasoning model's thinking is shown dimmed."
+                + " Commands: /reset forgets the conversation, /exit (or end of input) quits. Ctrl-C stops the answer"
+                + " and keeps the conversation; Ctrl-C twice at the prompt quits. The oldest turns are dropped when the"
+                + " conversation no longer fits in the context.")
 final class ChatCommand implements Callable<Integer> {
     static final String DIM = "\u001b[2m", RESET = "\u001b[0m";
     /** Where the user's lines come from (tests replace it). */
@@ -118,6 +119,7 @@ final class ChatCommand implements Callable<Integer> {
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
             try (Engine engine = new Engine(m.model(), tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
+                ModelOption.warnContext(err, ctx, context);
                 if (maxTokens >= context) throw new FathomException("-n (" + maxTokens + ") must be smaller than the context (" + context + ")");
                 List<ChatMessage> history = new ArrayList<>();
                 BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
