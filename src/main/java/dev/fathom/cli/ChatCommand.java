@@ -110,8 +110,7 @@ final class ChatCommand implements Callable<Integer> {
         if (maxTokens < 1) throw new FathomException("-n must be >= 1, got " + maxTokens);
         boolean dim = color != null ? color : System.console() != null && input == System.in;
         Interrupts ctrlC = new Interrupts();
-        interrupts = ctrlC;
-        SignalHandler previous = input == System.in ? onCtrlC(ctrlC, out, dim) : null;
+        SignalHandler previous = null;
         try (LoadedModel m = model.load(err)) {
             Tokenizer tokenizer = m.tokenizer();
             ChatTemplate template = m.requireTemplate();
@@ -123,6 +122,8 @@ final class ChatCommand implements Callable<Integer> {
                 if (maxTokens >= context) throw new FathomException("-n (" + maxTokens + ") must be smaller than the context (" + context + ")");
                 List<ChatMessage> history = new ArrayList<>();
                 BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
+                interrupts = ctrlC;
+                if (input == System.in) previous = onCtrlC(ctrlC, out, dim); // while loading, Ctrl-C quits at once
                 err.println("fathom chat: " + m.id() + ", context " + context + " tokens. /reset forgets, /exit quits, "
                         + "Ctrl-C stops an answer.");
                 err.flush();
