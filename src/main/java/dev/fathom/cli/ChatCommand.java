@@ -123,7 +123,7 @@ final class ChatCommand implements Callable<Integer> {
                 List<ChatMessage> history = new ArrayList<>();
                 BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
                 interrupts = ctrlC;
-                if (input == System.in) previous = onCtrlC(ctrlC, out, dim); // while loading, Ctrl-C quits at once
+                if (input == System.in) previous = onCtrlC(ctrlC, out, dim); // only now: while loading, Ctrl-C quits at once
                 err.println("fathom chat: " + m.id() + ", context " + context + " tokens. /reset forgets, /exit quits, "
                         + "Ctrl-C stops an answer.");
                 err.flush();
