@@ -26,11 +26,14 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import java.util.function.LongSupplier;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Measures prompt processing (ppN: N prompt tokens in one prefill) and generation (tgN: N tokens",
-                "decoded one at a time) like llama-bench, with the same field names in -o json, so the two can be",
-                "compared on the same file. Also measures the machine's memory read bandwidth, the limit of decode."})
+        header = "Measures prompt processing and generation speed, like llama-bench.",
+        description = "Measures prompt processing (ppN: N prompt tokens in one prefill) and generation (tgN: N tokens"
+                + " decoded one at a time) like llama-bench, with the same field names in -o json, so the two can be"
+                + " compared on the same file. Also measures the machine's memory read bandwidth, the limit of decode."
+                + " Each test is first run, uncounted, until two runs in a row agree within 5%% (the JIT has settled).")
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -55,7 +58,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-bandwidth", description = "Skip the memory bandwidth measurement.")
     boolean noBandwidth;
 
-    record Test(String name, int nPrompt, int nGen, double[] samplesNs) {
+    /** Warm-up ends when two runs in a row agree within this fraction (the JIT has settled), or at a cap. */
+    static final double WARM_UP_AGREE = 0.05;
+    static final int WARM_UP_MAX_RUNS = 50;
+    static final long WARM_UP_MAX_NS = 30_000_000_000L;
+
+    record Test(String name, int nPrompt, int nGen, int warmUpRuns, double[] samplesNs) {
         int tokens() {
             return nPrompt + nGen;
         }
@@ -98,7 +106,10 @@ final class BenchCommand implements Callable<Integer> {
 
             switch (output) {
                 case "md" -> table(out, modelType, bytes, params, nThreads, tests, bandwidth, m.activeWeightBytesPerToken());
-                default -> json(out, output.equals("jsonl"), path, modelType, bytes, params, nThreads, tests);
+                default -> {
+                    json(out, output.equals("jsonl"), path, modelType, bytes, params, nThreads, tests);
+                    err.println(warmUpLine(tests)); // stdout stays llama-bench's JSON
+                }
             }
         }
         return 0;
@@ -109,9 +120,7 @@ final class BenchCommand implements Callable<Integer> {
         int[] tokens = new int[n];
         for (int i = 0; i < n; i++) tokens[i] = random.nextInt(m.vocabSize());
         float[] logits = new float[m.vocabSize()];
-        double[] samples = new double[repetitions];
-        for (int r = -1; r < repetitions; r++) { // r = -1: warm-up, not counted
-            long dt;
+        LongSupplier once = () -> {
             try (LanguageModel.Sequence s = m.newSequence(n)) {
                 long t0 = System.nanoTime();
                 if (nPrompt > 0) {
@@ -119,11 +128,39 @@ final class BenchCommand implements Callable<Integer> {
                 } else {
                     for (int i = 0; i < nGen; i++) m.decode(s, tokens[i], i, logits);
                 }
-                dt = System.nanoTime() - t0;
+                return System.nanoTime() - t0;
             }
-            if (r >= 0) samples[r] = dt;
+        };
+        int warmUpRuns = warmUp(once);
+        double[] samples = new double[repetitions];
+        for (int r = 0; r < repetitions; r++) samples[r] = once.getAsLong();
+        return new Test(name, nPrompt, nGen, warmUpRuns, samples);
+    }
+
+    /**
+     * Runs {@code once} (a timing in ns) until two runs in a row agree within {@link #WARM_UP_AGREE}, at most
+     * {@link #WARM_UP_MAX_RUNS} runs or {@link #WARM_UP_MAX_NS}; returns the number of runs.
+     */
+    static int warmUp(LongSupplier once) {
+        long previous = once.getAsLong(), spent = previous;
+        int runs = 1;
+        while (runs < WARM_UP_MAX_RUNS && spent < WARM_UP_MAX_NS) {
+            long t = once.getAsLong();
+            runs++;
+            spent += t;
+            if (Math.abs(t - previous) <= WARM_UP_AGREE * Math.min(t, previous)) break;
+            previous = t;
         }
-        return new Test(name, nPrompt, nGen, samples);
+        return runs;
+    }
+
+    /** How warm-up was done, in words. */
+    static String warmUpLine(List<Test> tests) {
+        StringBuilder sb = new StringBuilder("warm-up (not counted): until two runs in a row agreed within ")
+                .append(Math.round(WARM_UP_AGREE * 100)).append("%, at most ").append(WARM_UP_MAX_RUNS).append(" runs or ")
+                .append(WARM_UP_MAX_NS / 1_000_000_000L).append(" s:");
+        for (Test t : tests) sb.append(' ').append(t.name()).append(' ').append(t.warmUpRuns()).append(t.warmUpRuns() == 1 ? " run" : " runs");
+        return sb.toString();
     }
 
     private static double mean(double[] x) {
@@ -149,6 +186,7 @@ final class BenchCommand implements Callable<Integer> {
                     Format.count(params), "Java", nThreads, t.name(), String.format(Locale.ROOT, "%.2f ± %.2f", mean(ts), stddev(ts)));
         }
         out.println();
+        out.println(warmUpLine(tests));
         if (bandwidth > 0) {
             out.printf(Locale.ROOT, "memory read bandwidth: %.1f GB/s (%d threads, 1 GiB sum)%n", bandwidth / 1e9, nThreads);
         }

@@ -6,6 +6,7 @@ import dev.fathom.chat.ChatTemplate;
 import dev.fathom.chat.ReasoningParser;
 import dev.fathom.engine.Engine;
 import dev.fathom.engine.FinishReason;
+import dev.fathom.engine.Generation;
 import dev.fathom.engine.GenerationEvent;
 import dev.fathom.engine.GenerationRequest;
 import dev.fathom.engine.GenerationResult;
@@ -17,6 +18,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import java.io.BufferedReader;
 import java.io.InputStream;
@@ -28,14 +31,50 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "chat", mixinStandardHelpOptions = true,
-        description = {"An interactive chat in the terminal with the model's own chat template, on the same engine as",
-                "`fathom serve`. Answers stream as they are generated; a reasoning model's thinking is shown dimmed.",
-                "Commands: /reset forgets the conversation, /exit (or end of input) quits. The oldest turns are",
-                "dropped when the conversation no longer fits in the context."})
+        header = "Chats with a model in the terminal, with its own chat template.",
+        description = "An interactive chat in the terminal with the model's own chat template, on the same engine as"
+                + " `fathom serve`. Answers stream as they are generated; a reasoning model's thinking is shown dimmed."
+                + " Commands: /reset forgets the conversation, /exit (or end of input) quits. Ctrl-C stops the answer"
+                + " and keeps the conversation; Ctrl-C twice at the prompt quits. The oldest turns are dropped when the"
+                + " conversation no longer fits in the context.")
 final class ChatCommand implements Callable<Integer> {
     static final String DIM = "\u001b[2m", RESET = "\u001b[0m";
     /** Where the user's lines come from (tests replace it). */
     static InputStream input = System.in;
+    /** What Ctrl-C acts on in the chat now running (the signal handler and tests call it). */
+    static volatile Interrupts interrupts;
+
+    /** What Ctrl-C did. */
+    enum Interrupt { STOPPED_ANSWER, HINT, QUIT }
+
+    /** Ctrl-C stops the answer streaming now; at the prompt, the first one shows a hint and the second quits. */
+    static final class Interrupts {
+        private Generation answer; // streaming now, else null
+        private boolean armed;     // Ctrl-C pressed once at the prompt
+
+        synchronized void streaming(Generation g) {
+            answer = g;
+            armed = false;
+        }
+
+        synchronized void atPrompt() {
+            answer = null;
+        }
+
+        synchronized void lineRead() {
+            armed = false;
+        }
+
+        synchronized Interrupt interrupt() {
+            if (answer != null) {
+                answer.cancel();
+                return Interrupt.STOPPED_ANSWER;
+            }
+            if (armed) return Interrupt.QUIT;
+            armed = true;
+            return Interrupt.HINT;
+        }
+    }
 
     @Spec
     CommandSpec spec;
@@ -70,6 +109,8 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (maxTokens < 1) throw new FathomException("-n must be >= 1, got " + maxTokens);
         boolean dim = color != null ? color : System.console() != null && input == System.in;
+        Interrupts ctrlC = new Interrupts();
+        SignalHandler previous = null;
         try (LoadedModel m = model.load(err)) {
             Tokenizer tokenizer = m.tokenizer();
             ChatTemplate template = m.requireTemplate();
@@ -77,16 +118,25 @@ final class ChatCommand implements Callable<Integer> {
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
             try (Engine engine = new Engine(m.model(), tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
+                ModelOption.warnContext(err, ctx, context);
                 if (maxTokens >= context) throw new FathomException("-n (" + maxTokens + ") must be smaller than the context (" + context + ")");
                 List<ChatMessage> history = new ArrayList<>();
                 BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
-                err.println("fathom chat: " + m.id() + ", context " + context + " tokens. /reset forgets, /exit quits.");
+                interrupts = ctrlC;
+                if (input == System.in) previous = onCtrlC(ctrlC, out, dim); // only now: while loading, Ctrl-C quits at once
+                err.println("fathom chat: " + m.id() + ", context " + context + " tokens. /reset forgets, /exit quits, "
+                        + "Ctrl-C stops an answer.");
                 err.flush();
                 while (true) {
                     out.print("> ");
                     out.flush();
                     String line = in.readLine();
-                    if (line == null || line.strip().equals("/exit")) break;
+                    ctrlC.lineRead();
+                    if (line == null) {
+                        out.println(); // Ctrl-D: the shell's prompt starts on a line of its own
+                        break;
+                    }
+                    if (line.strip().equals("/exit")) break;
                     if (line.strip().equals("/reset")) {
                         history.clear();
                         out.println("(conversation reset)");
@@ -116,24 +166,57 @@ final class ChatCommand implements Callable<Integer> {
                     boolean[] inDim = {false};
                     GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
                             .withSampling(new SamplingParams(temperature, 0, topP, 0f, s + history.size()));
-                    GenerationResult r = engine.submit(req, e -> {
+                    Generation g = engine.submit(req, e -> {
                         if (e instanceof GenerationEvent.Output o) {
                             if (parser == null) out.print(o.text());
                             else for (ReasoningParser.Delta d : parser.feed(o.text())) show(out, d, dim, inDim);
                             out.flush();
                         }
-                    }).result().join();
+                    });
+                    ctrlC.streaming(g);
+                    GenerationResult r = g.result().join();
+                    ctrlC.atPrompt();
                     if (parser != null) for (ReasoningParser.Delta d : parser.finish()) show(out, d, dim, inDim);
                     if (inDim[0]) out.print(RESET);
                     out.println();
                     if (r.finishReason() == FinishReason.LENGTH) out.println("(answer cut at " + r.completionTokens() + " tokens)");
+                    if (r.finishReason() == FinishReason.CANCELLED) out.println("(answer stopped)");
                     if (r.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", r.error());
                     out.flush();
                     history.add(ChatMessage.assistant(parser == null ? r.text() : parser.content()));
                 }
             }
+        } finally {
+            interrupts = null;
+            if (previous != null) Signal.handle(new Signal("INT"), previous);
+            if (dim) {
+                out.print(RESET); // whatever happened, the terminal is not left dimmed
+                out.flush();
+            }
         }
         return 0;
+    }
+
+    /** Routes Ctrl-C (SIGINT) to {@code ctrlC}; returns the handler it replaces, or null where it cannot. */
+    private static SignalHandler onCtrlC(Interrupts ctrlC, PrintWriter out, boolean dim) {
+        try {
+            return Signal.handle(new Signal("INT"), sig -> {
+                switch (ctrlC.interrupt()) {
+                    case STOPPED_ANSWER -> { } // the chat loop prints "(answer stopped)" and the prompt
+                    case HINT -> {
+                        out.print("\n(Ctrl-C again to quit, or /exit)\n> ");
+                        out.flush();
+                    }
+                    case QUIT -> {
+                        out.println(dim ? RESET : "");
+                        out.flush();
+                        System.exit(130); // the main thread is blocked reading the terminal
+                    }
+                }
+            });
+        } catch (IllegalArgumentException e) {
+            return null; // signals are reserved (-Xrs): Ctrl-C keeps its default, quitting
+        }
     }
 
     private List<ChatMessage> withSystem(List<ChatMessage> history) {

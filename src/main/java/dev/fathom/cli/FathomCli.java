@@ -6,7 +6,10 @@ import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.Locale;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 
 /**
@@ -59,8 +62,20 @@ public final class FathomCli {
         if (ex instanceof FathomException) return ex.getMessage();
         if (ex instanceof NoSuchFileException e) return e.getFile() + ": no such file";
         if (ex instanceof AccessDeniedException e) return e.getFile() + ": permission denied";
-        if (ex instanceof IOException) return ex.toString().replaceFirst("^java\\.io\\.", "");
+        if (ex instanceof FileSystemException e) return e.getFile() + ": " + reason(e);
+        if (ex instanceof IOException e) return reason(e);
         return null;
+    }
+
+    /** An I/O error in words, without Java's exception names. */
+    static String reason(IOException e) {
+        return switch (e) {
+            case NoSuchFileException x -> "no such file or folder";
+            case AccessDeniedException x -> "permission denied";
+            case FileAlreadyExistsException x -> "a file is in the way";
+            case FileSystemException x when x.getReason() != null -> x.getReason().toLowerCase(Locale.ROOT);
+            default -> e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        };
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -19,8 +19,9 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Continues a prompt, streaming the text to stdout as it is produced; stops at the end-of-text",
-                "token or after -n tokens. Prompt and generation speed go to stderr."})
+        header = "Continues a prompt, streaming the text as it is generated.",
+        description = "Continues a prompt, streaming the text to stdout as it is produced; stops at the end-of-text"
+                + " token or after -n tokens. Prompt and generation speed go to stderr.")
 final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -63,15 +64,16 @@ final class GenerateCommand implements Callable<Integer> {
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, s);
         try (LoadedModel m = model.load(err);
              Engine engine = new Engine(m.model(), m.tokenizer(), new Engine.Options(1, ctx, 0))) {
+            ModelOption.warnContext(err, ctx, engine.contextLength());
             int[] ids = engine.tokenizer().encode(prompt);
-            out.print(prompt);
-            out.flush();
             long t0 = System.nanoTime();
             long[] started = {0};
             GenerationRequest request = GenerationRequest.greedy(ids, maxTokens).withSampling(params);
             GenerationResult r = engine.submit(request, e -> {
                 if (e instanceof GenerationEvent.Started) {
                     started[0] = System.nanoTime();
+                    out.print(prompt); // only once the prompt is accepted: a context error is not appended to it
+                    out.flush();
                 } else if (e instanceof GenerationEvent.Output o && !o.text().isEmpty()) {
                     out.print(o.text());
                     out.flush();

@@ -21,8 +21,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Shows what a model file holds: architecture, hyper-parameters, tokenizer, tensors by type,",
-                "and the memory a run will need. Without FILE, inspects the bundled demo model (made on first use)."})
+        header = "Shows what a model file holds and the memory a run needs.",
+        description = "Shows what a model file holds: architecture, hyper-parameters, tokenizer, tensors by type,"
+                + " and the memory a run will need. Without FILE, inspects the bundled demo model (made on first use).")
 final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

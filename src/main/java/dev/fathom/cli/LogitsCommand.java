@@ -22,10 +22,11 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "logits", mixinStandardHelpOptions = true,
-        description = {"Writes the logits of every prompt position in the format of the golden reference data, so any",
-                "reference can be compared: DIR/tokens.i32 (int32) and DIR/logits.f32 (float32, n_tokens x n_vocab),",
-                "little-endian. The prompt is tokenized as llama.cpp does (BOS per the metadata, special tokens parsed).",
-                "--greedy N also writes DIR/greedy.i32: N greedy tokens decoded one at a time through the latent cache."})
+        header = "Writes the logits of every prompt position, for comparison.",
+        description = "Writes the logits of every prompt position in the format of the golden reference data, so any"
+                + " reference can be compared: DIR/tokens.i32 (int32) and DIR/logits.f32 (float32, n_tokens x n_vocab),"
+                + " little-endian. The prompt is tokenized as llama.cpp does (BOS per the metadata, special tokens parsed)."
+                + " --greedy N also writes DIR/greedy.i32: N greedy tokens decoded one at a time through the latent cache.")
 final class LogitsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -45,6 +46,7 @@ final class LogitsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (greedy < 0) throw new FathomException("--greedy must be >= 0, got " + greedy);
+        if (Files.exists(out) && !Files.isDirectory(out)) throw new FathomException("--out " + out + ": is a file; --out takes a folder");
         String text = Files.readString(promptFile);
         try (LoadedModel loaded = model.load(spec.commandLine().getErr())) {
             Transformer m = loaded.model();

@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "quantize", mixinStandardHelpOptions = true,
+        header = "Requantises a GGUF model, as llama-quantize does.",
         description = "Requantises a GGUF model as llama-quantize does (no importance matrix): F32, F16, BF16, Q8_0, Q4_0, Q4_K or "
                 + "Q6_K for every matrix, or the Q4_K_M mix with llama-quantize's per-tensor choices. Norms, biases and the MoE "
                 + "router keep their type; the output is one file, written with a progress bar, rows streamed.")

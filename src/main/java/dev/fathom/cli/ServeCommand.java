@@ -17,9 +17,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serves a model over an OpenAI/DeepSeek-compatible HTTP API (each endpoint also under /v1):",
-                "POST /chat/completions, /completions, /tokenize, /detokenize; GET /models, /health, /metrics.",
-                "Concurrent requests are decoded together (continuous batching). /health answers 503 while loading."})
+        header = "Serves a model over an OpenAI/DeepSeek-compatible HTTP API.",
+        description = "Serves a model over an OpenAI/DeepSeek-compatible HTTP API (each endpoint also under /v1):"
+                + " POST /chat/completions, /completions, /tokenize, /detokenize; GET /models, /health, /metrics."
+                + " Concurrent requests are decoded together (continuous batching). /health answers 503 while loading.")
 final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -73,6 +74,7 @@ final class ServeCommand implements Callable<Integer> {
         }));
         try {
             ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue), model.threads())).join();
+            ModelOption.warnContext(err, ctx, m.engine().contextLength());
             err.println("fathom: serving " + m.id() + " (context " + m.engine().contextLength() + ", parallel " + parallel
                     + (m.template() == null ? ", no chat template: /chat/completions disabled" : "") + ")");
             err.flush();

@@ -13,15 +13,18 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "testmodel", mixinStandardHelpOptions = true,
-        description = {"Writes a deterministic random-weight model as a GGUF (llama.cpp architecture deepseek2, qwen2 or llama) "
+        header = "Writes a deterministic random-weight test model as a GGUF.",
+        description = "Writes a deterministic random-weight model as a GGUF (llama.cpp architecture deepseek2, qwen2 or llama) "
                 + "with the real DeepSeek-V3 tokenizer. v2-lite, v3, r1-distill-qwen-1.5b, r1-distill-qwen-7b and r1-distill-llama-8b "
                 + "have the real models' shapes; v3-tiny, v2-lite-tiny, qwen2-tiny and llama-tiny the golden tiny shapes. "
-                + "The same options always give the same file."})
+                + "The same options always give the same file.")
 final class TestModelCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -47,6 +50,7 @@ final class TestModelCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (layers != null && layers < 1) throw new FathomException("--layers must be at least 1, got " + layers);
+        if (Files.isDirectory(out)) throw new FathomException("--out " + out + ": is a folder; give the file to write, e.g. " + out.resolve(preset + ".gguf"));
         TestModelWriter writer = new TestModelWriter(Preset.fromCliName(preset), layers == null ? 0 : layers, QuantMix.fromName(type), seed);
         GgufWriter gguf = writer.prepare();
         PrintWriter err = spec.commandLine().getErr();
@@ -55,6 +59,9 @@ final class TestModelCommand implements Callable<Integer> {
                 .setStyle(ProgressBarStyle.ASCII).setUnit(" MiB", 1 << 20).showSpeed()
                 .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
             gguf.write(out, (name, done, all) -> bar.stepTo(done));
+        } catch (IOException e) {
+            // the writer's temporary file is an implementation detail: name the file asked for
+            throw new FathomException("--out " + out + ": cannot write it (" + FathomCli.reason(e) + ")");
         }
         err.printf("wrote %s (%s, %s of tensor data)%n", out, writer.describe(), Format.bytes(total));
         return 0;

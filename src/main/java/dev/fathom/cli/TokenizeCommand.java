@@ -18,9 +18,10 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "tokenize", mixinStandardHelpOptions = true,
-        description = {"Prints the token ids of TEXT as a JSON array, or with --jsonl reads JSON Lines with a \"text\" field",
-                "on stdin and writes one JSON array of ids per line. Special-token text such as <｜User｜> is parsed as",
-                "special tokens, and BOS is added when the tokenizer's metadata asks for it (as llama.cpp does)."})
+        header = "Prints the token ids of a text.",
+        description = "Prints the token ids of TEXT as a JSON array, or with --jsonl reads JSON Lines with a \"text\" field"
+                + " on stdin and writes one JSON array of ids per line. Special-token text such as <｜User｜> is parsed as"
+                + " special tokens, and BOS is added when the tokenizer's metadata asks for it (as llama.cpp does).")
 final class TokenizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -367,9 +367,9 @@ public final class Engine implements AutoCloseable {
         return false;
     }
 
-    /** Flushes the decoder and the held-back text, then ends. Returns true. */
+    /** Emits the held-back text, then ends. Returns true. */
     private boolean finishText(Active a, FinishReason reason) {
-        a.pending.append(a.decoder.flush());
+        a.decoder.reset(); // a character cut by the last token (-n, context) is dropped, not shown as U+FFFD
         int stopAt = findStop(a);
         if (stopAt >= 0) {
             a.pending.setLength(stopAt);

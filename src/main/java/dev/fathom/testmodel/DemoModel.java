@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.function.UnaryOperator;
 
 /**
  * The model Fathom runs when none is given: a small random-weight DeepSeek-V3-shaped model with the real
@@ -23,11 +24,16 @@ public final class DemoModel {
     private DemoModel() {}
 
     public static Path cacheDir() {
-        String fathom = System.getenv("FATHOM_CACHE");
+        return cacheDir(System::getenv);
+    }
+
+    /** The cache folder for the given environment variables. */
+    static Path cacheDir(UnaryOperator<String> env) {
+        String fathom = env.apply("FATHOM_CACHE");
         if (fathom != null && !fathom.isBlank()) return Paths.get(fathom);
-        String xdg = System.getenv("XDG_CACHE_HOME");
+        String xdg = env.apply("XDG_CACHE_HOME");
         if (xdg != null && !xdg.isBlank()) return Paths.get(xdg, "fathom");
-        String home = System.getenv("HOME");
+        String home = env.apply("HOME");
         return Paths.get(home != null && !home.isBlank() ? home : System.getProperty("user.home"), ".cache", "fathom");
     }
 

@@ -7,7 +7,7 @@ import java.util.Arrays;
  * Turns a stream of token ids into text for display while generating. Byte-level tokens can end in the
  * middle of a multi-byte UTF-8 character (an emoji or a CJK character may span two or three tokens);
  * {@link #next} returns only complete characters and holds back a trailing incomplete sequence until its
- * remaining bytes arrive. Bytes that can never form a valid character are emitted as U+FFFD at once rather
+ * remaining bytes arrive; if they never do, {@link #reset} drops it. Bytes that can never form a valid character are emitted as U+FFFD at once rather
  * than held. Not thread-safe: one decoder per stream.
  */
 public final class StreamDecoder {
@@ -30,17 +30,12 @@ public final class StreamDecoder {
         return drain(incompleteTail(pending, length));
     }
 
-    /** Ends the stream: returns what is held back, an incomplete sequence rendered as U+FFFD. */
-    public String flush() {
-        return drain(0);
-    }
-
     /** Number of bytes currently held back (0 to 3). */
     public int pendingBytes() {
         return length;
     }
 
-    /** Forgets any held-back bytes. */
+    /** Forgets any held-back bytes; at the end of a stream, a character cut by the last token is dropped this way. */
     public void reset() {
         length = 0;
     }

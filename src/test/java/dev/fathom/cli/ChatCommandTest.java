@@ -63,4 +63,57 @@ class ChatCommandTest {
         assertEquals(0, tooLong.code());
         assertTrue(tooLong.err().contains("does not fit in the context of 48"), tooLong.err());
     }
+
+    @Test
+    void ctrlCStopsTheAnswerThenHintsThenQuits() throws Exception {
+        try (Checkpoint f = Checkpoint.open(Fixtures.golden("v3-tiny/model.gguf"));
+             Transformer m = Transformer.load(f, 1); Engine e = new Engine(m, f.tokenizer(), new Engine.Options(1, 512, 1))) {
+            ChatCommand.Interrupts ctrlC = new ChatCommand.Interrupts();
+            assertEquals(ChatCommand.Interrupt.HINT, ctrlC.interrupt(), "the first Ctrl-C at the prompt only hints");
+            ctrlC.lineRead();
+            assertEquals(ChatCommand.Interrupt.HINT, ctrlC.interrupt(), "a line read in between disarms it");
+            var g = e.submit(GenerationRequest.greedy(f.tokenizer().encode("Hello"), 400), ev -> {});
+            ctrlC.streaming(g);
+            assertEquals(ChatCommand.Interrupt.STOPPED_ANSWER, ctrlC.interrupt());
+            assertEquals(dev.fathom.engine.FinishReason.CANCELLED, g.result().join().finishReason());
+            ctrlC.atPrompt();
+            assertEquals(ChatCommand.Interrupt.HINT, ctrlC.interrupt(), "streaming disarmed the earlier Ctrl-C");
+            assertEquals(ChatCommand.Interrupt.QUIT, ctrlC.interrupt(), "the second Ctrl-C at the prompt quits");
+        }
+    }
+
+    /** Ctrl-C during the first answer: the answer stops, the chat goes on with the partial answer in its history. */
+    @Test
+    void ctrlCKeepsTheConversation() throws Exception {
+        java.io.StringWriter out = new java.io.StringWriter() {
+            boolean sent;
+
+            @Override
+            public void write(String str, int off, int len) {
+                super.write(str, off, len);
+                if (!sent && toString().length() > 2) { // the first answer text after "> "
+                    sent = true;
+                    assertEquals(ChatCommand.Interrupt.STOPPED_ANSWER, ChatCommand.interrupts.interrupt());
+                }
+            }
+        };
+        java.io.StringWriter err = new java.io.StringWriter();
+        ChatCommand.input = new ByteArrayInputStream("Hello\nHow are you?\n".getBytes(StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = FathomCli.execute(new String[] {"chat", "-m", Fixtures.golden("v3-tiny/model.gguf").toString(), "--temp", "0",
+                    "-n", "400", "--ctx", "1024"}, new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true));
+        } finally {
+            ChatCommand.input = System.in;
+        }
+        assertEquals(0, code, err.toString());
+        String text = out.toString().replace("\r\n", "\n");
+        int stopped = text.indexOf("\n(answer stopped)\n> ");
+        assertTrue(stopped > 2, text);
+        String partial = text.substring(2, stopped);
+        String second = answer(List.of(ChatMessage.user("Hello"), ChatMessage.assistant(partial), ChatMessage.user("How are you?")), 400);
+        assertEquals("> " + partial + "\n(answer stopped)\n> " + second + "\n(answer cut at 400 tokens)\n> \n", text,
+                "the second answer follows the kept conversation; Ctrl-D ends with a newline");
+        assertNull(ChatCommand.interrupts, "no chat running");
+    }
 }

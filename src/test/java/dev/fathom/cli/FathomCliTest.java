@@ -92,4 +92,83 @@ class FathomCliTest {
         assertEquals(2, badType.code);
         assertTrue(badType.err.contains("Q2_K"), badType.err);
     }
+
+    /** Every summary is a whole sentence and every description one string, wrapped by picocli, not by hand. */
+    @Test
+    void helpIsWrittenInWholeSentences() {
+        Run r = run("--help");
+        assertEquals(0, r.code);
+        for (var sub : FathomCli.commandLine().getSubcommands().entrySet()) {
+            if (sub.getKey().equals("help")) continue;
+            var usage = sub.getValue().getCommandSpec().usageMessage();
+            assertEquals(1, usage.header().length, sub.getKey());
+            assertTrue(usage.header()[0].endsWith("."), sub.getKey() + ": " + usage.header()[0]);
+            assertTrue(r.out.contains(usage.header()[0]), r.out);
+            assertEquals(1, usage.description().length, sub.getKey() + ": one paragraph");
+            assertTrue(usage.description()[0].endsWith("."), sub.getKey());
+            assertEquals(0, run(sub.getKey(), "--help").code);
+        }
+    }
+
+    /** A Hugging Face model folder is a model like a GGUF file. */
+    @Test
+    void aHuggingFaceFolderRuns() {
+        Run r = run("generate", "-m", Fixtures.golden("qwen2-tiny/hf").toString(), "-p", "Hello", "-n", "3", "--temp", "0", "-t", "1");
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.startsWith("Hello") && r.out.length() > "Hello\n".length(), r.out);
+    }
+
+    /** A folder that is not a model folder (no config.json), or a missing path, is a clear error before any work. */
+    @Test
+    void aModelFolderIsAClearErrorForEveryCommand() throws Exception {
+        Files.writeString(dir.resolve("p.txt"), "Hi");
+        String[][] commands = {{"generate", "-p", "x"}, {"chat"}, {"serve", "--port", "0"}, {"bench", "--no-bandwidth"},
+                {"logits", "--prompt-file", dir.resolve("p.txt").toString(), "--out", dir.resolve("o").toString()}};
+        for (String[] c : commands) {
+            Run r = run(withModel(c, dir));
+            assertEquals(2, r.code, c[0] + ": " + r.err);
+            assertTrue(r.err.contains("-m " + dir + ": is a folder"), r.err);
+            assertFalse(r.err.contains("Exception"), r.err);
+            Run missing = run(withModel(c, dir.resolve("nope.gguf")));
+            assertTrue(missing.err.contains("nope.gguf: no such file") && missing.code == 2, missing.err);
+        }
+    }
+
+    private static String[] withModel(String[] command, Path model) {
+        String[] args = java.util.Arrays.copyOf(command, command.length + 2);
+        args[command.length] = "-m";
+        args[command.length + 1] = model.toString();
+        return args;
+    }
+
+    @Test
+    void badOutPathsNameTheOptionNotJavasExceptions() throws Exception {
+        Run folder = run("testmodel", "--preset", "v3-tiny", "--out", dir.toString());
+        assertEquals(2, folder.code);
+        assertTrue(folder.err.contains("--out " + dir + ": is a folder"), folder.err);
+        Path file = Files.writeString(dir.resolve("file.txt"), "x");
+        Path under = file.resolve("m.gguf");
+        Run unwritable = run("testmodel", "--preset", "v3-tiny", "--out", under.toString());
+        assertEquals(2, unwritable.code);
+        assertTrue(unwritable.err.contains("fathom: --out " + under + ": cannot write it ("), unwritable.err);
+        assertFalse(unwritable.err.contains("Exception") || unwritable.err.contains(".part"), unwritable.err);
+        Path prompt = Files.writeString(dir.resolve("p.txt"), "Hi");
+        Run logits = run("logits", "-m", Fixtures.golden("v3-tiny/model.gguf").toString(), "--prompt-file", prompt.toString(),
+                "--out", file.toString());
+        assertEquals(2, logits.code);
+        assertTrue(logits.err.contains("--out " + file + ": is a file; --out takes a folder"), logits.err);
+        assertFalse(logits.err.contains("Exception"), logits.err);
+    }
+
+    @Test
+    void contextAndThreadsAboveWhatThereIsAreWarnedAbout() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        Run r = run("generate", "-m", Fixtures.golden("v3-tiny/model.gguf").toString(), "-p", "Hi", "-n", "2", "--temp", "0",
+                "--ctx", "100000000", "-t", Integer.toString(cores + 1));
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.err.matches("(?s).*fathom: warning: --ctx 100000000 is above the model's maximum context; using \\d+ tokens\n.*"), r.err);
+        assertTrue(r.err.contains("fathom: warning: --threads " + (cores + 1) + " is more than the " + cores + " cores"), r.err);
+        Run quiet = run("generate", "-m", Fixtures.golden("v3-tiny/model.gguf").toString(), "-p", "Hi", "-n", "2", "--ctx", "64");
+        assertFalse(quiet.err.contains("warning"), quiet.err);
+    }
 }

@@ -58,9 +58,11 @@ class GenerationCliTest {
         FathomCliTest.Run tooLong = run("generate", "-m", model, "-p", "one two three four five six seven", "--ctx", "4");
         assertEquals(2, tooLong.code());
         assertTrue(tooLong.err().contains("the prompt has") && tooLong.err().contains("the context holds 4"), tooLong.err());
+        assertEquals("", tooLong.out(), "the prompt is not printed before the error");
         FathomCliTest.Run full = run("generate", "-m", model, "-p", "Hi", "--ctx", "8", "-n", "100", "--temp", "0");
         assertEquals(0, full.code(), full.err());
         assertTrue(full.err().contains("stop: context full"), full.err());
+        assertTrue(full.out().startsWith("Hi") && full.out().endsWith("\n"), "the text ends with a newline: " + full.out());
     }
 
     @Test

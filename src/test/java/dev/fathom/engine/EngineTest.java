@@ -247,4 +247,30 @@ class EngineTest {
             assertEquals(4, ok.completionTokens());
         }
     }
+
+    /** -n may stop inside a multi-byte character: its bytes are dropped, the text never ends in U+FFFD. */
+    @Test
+    void aCharacterCutByTheLastTokenIsDropped() {
+        int[] prompt = tokenizer.encode("中文 😀");
+        int full = 64;
+        var seq = model.newSequence(256);
+        float[] logits = model.forward(seq, prompt, 0, false)[0];
+        int[] out = new int[full];
+        for (int i = 0; i < full; i++) {
+            out[i] = Sampler.argmax(logits);
+            if (i + 1 < full) model.decode(seq, out[i], prompt.length + i, logits);
+        }
+        var decoder = tokenizer.newDecoder();
+        StringBuilder complete = new StringBuilder();
+        int cuts = 0;
+        try (Engine engine = new Engine(model, tokenizer, new Engine.Options(1, 256, 1))) {
+            for (int n = 1; n <= full; n++) {
+                complete.append(decoder.next(out[n - 1]));
+                if (decoder.pendingBytes() == 0) continue;
+                cuts++;
+                assertEquals(complete.toString(), engine.generate(GenerationRequest.greedy(prompt, n)).text(), "cut after " + n + " tokens");
+            }
+        }
+        assertTrue(cuts > 0, "some n should cut a character (else this test shows nothing)");
+    }
 }

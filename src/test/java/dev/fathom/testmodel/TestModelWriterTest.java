@@ -149,4 +149,16 @@ class TestModelWriterTest {
             assertEquals(hf.get(e.getKey()).asInt(), e.getValue(), e.getKey());
         }
     }
+
+    @Test
+    void demoModelCacheFollowsFathomCacheThenXdgThenHome() {
+        java.util.Map<String, String> env = new java.util.HashMap<>(java.util.Map.of("FATHOM_CACHE", "/f", "XDG_CACHE_HOME", "/x", "HOME", "/h"));
+        assertEquals(java.nio.file.Path.of("/f"), DemoModel.cacheDir(env::get));
+        env.put("FATHOM_CACHE", " ");
+        assertEquals(java.nio.file.Path.of("/x/fathom"), DemoModel.cacheDir(env::get), "a blank variable counts as unset");
+        env.remove("XDG_CACHE_HOME");
+        assertEquals(java.nio.file.Path.of("/h/.cache/fathom"), DemoModel.cacheDir(env::get));
+        env.remove("HOME");
+        assertEquals(java.nio.file.Path.of(System.getProperty("user.home"), ".cache", "fathom"), DemoModel.cacheDir(env::get));
+    }
 }
