@@ -35,6 +35,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -51,6 +52,8 @@ public final class FathomServer implements AutoCloseable {
             "/detokenize", "/metrics");
 
     static final long IDLE_TIMEOUT_MILLIS = 30 * 60_000L;
+    /** The status recorded for a client that went away before its answer (nginx's "client closed request"). */
+    static final int CLIENT_CLOSED = 499;
     final ServerConfig config;
     final ObjectMapper json = new ObjectMapper();
     final ServerMetrics metrics;
@@ -195,13 +198,18 @@ public final class FathomServer implements AutoCloseable {
     }
 
     void error(Context ctx, ApiException e) {
+        ctx.status(e.status()).contentType("application/json").result(errorJson(e).toString());
+    }
+
+    /** OpenAI's error shape. */
+    ObjectNode errorJson(ApiException e) {
         ObjectNode err = json.createObjectNode();
         ObjectNode body = err.putObject("error");
         body.put("message", e.getMessage());
         body.put("type", e.type());
         body.put("param", e.param());
         body.put("code", e.code());
-        ctx.status(e.status()).contentType("application/json").result(err.toString());
+        return err;
     }
 
     JsonNode body(Context ctx) {
@@ -385,16 +393,33 @@ public final class FathomServer implements AutoCloseable {
             events.add(e);
         });
         // A client that goes away is cancelled at once, queued or running, streaming or not: its slot and memory are freed.
-        try (ClientWatch watch = ClientWatch.start(ctx, () -> {
+        AtomicBoolean gone = new AtomicBoolean();
+        Object writing = new Object(); // the probe and the stream write to the same response, one at a time
+        try (ClientWatch watch = ClientWatch.start(ctx, () -> probe(ctx, writing), () -> {
+            gone.set(true);
             g.cancel();
             LOG.fine(() -> "client disconnected, request " + g.id() + " cancelled");
         })) {
-            respond(ctx, g, events, stream, includeUsage, shape);
+            respond(ctx, g, events, stream, includeUsage, shape, writing, gone);
         }
     }
 
+    /** Something a client may ignore: an interim 102 before the response starts, an event-stream comment after. */
+    private void probe(Context ctx, Object writing) throws IOException {
+        synchronized (writing) {
+            if (ctx.res().isCommitted()) write(ctx.res().getOutputStream(), ": keep-alive\n\n");
+            else ClientWatch.interim(ctx, 102);
+        }
+    }
+
+    /** Why a generation was cancelled, as the API answers it: never as a normal finish. */
+    private static ApiException cancelled(boolean clientGone) {
+        return clientGone ? new ApiException(CLIENT_CLOSED, "invalid_request_error", null, "client_closed", "the client closed the connection")
+                : new ApiException(503, "server_error", null, "cancelled", "the request was cancelled: the server is shutting down");
+    }
+
     private void respond(Context ctx, Generation g, BlockingQueue<GenerationEvent> events, boolean stream, boolean includeUsage,
-                         Shape shape) throws IOException {
+                         Shape shape, Object writing, AtomicBoolean gone) throws IOException {
         if (!stream) {
             try {
                 while (true) {
@@ -403,6 +428,7 @@ public final class FathomServer implements AutoCloseable {
                     else if (e instanceof GenerationEvent.Finished f) {
                         GenerationResult fr = f.result();
                         if (fr.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", fr.error());
+                        if (fr.finishReason() == FinishReason.CANCELLED) throw cancelled(gone.get());
                         shape.finalChunks(fr);
                         sendJson(ctx, shape.response(fr));
                         return;
@@ -415,36 +441,39 @@ public final class FathomServer implements AutoCloseable {
             }
         }
         var res = ctx.res();
-        res.setStatus(200);
-        res.setContentType("text/event-stream; charset=utf-8");
-        res.setHeader("Cache-Control", "no-cache");
-        res.setHeader("X-Accel-Buffering", "no");
-        OutputStream out = res.getOutputStream();
-        try {
+        OutputStream out;
+        synchronized (writing) {
+            res.setStatus(200);
+            res.setContentType("text/event-stream; charset=utf-8");
+            res.setHeader("Cache-Control", "no-cache");
+            res.setHeader("X-Accel-Buffering", "no");
+            out = res.getOutputStream();
             out.flush();
+        }
+        try {
             boolean started = false;
             while (true) {
                 GenerationEvent e = events.poll(config.keepAliveMillis(), TimeUnit.MILLISECONDS);
                 if (e == null) {
-                    if (!started) write(out, ": keep-alive\n\n");
+                    if (!started) write(out, writing, ": keep-alive\n\n");
                     continue;
                 }
                 switch (e) {
                     case GenerationEvent.Started s -> started = true;
                     case GenerationEvent.Output o -> {
-                        for (ObjectNode c : shape.chunks(o)) write(out, "data: " + c + "\n\n");
+                        for (ObjectNode c : shape.chunks(o)) write(out, writing, "data: " + c + "\n\n");
                     }
                     case GenerationEvent.Finished f -> {
                         GenerationResult fr = f.result();
                         if (fr.finishReason() == FinishReason.ERROR) {
-                            ObjectNode err = json.createObjectNode();
-                            err.putObject("error").put("message", "internal server error").put("type", "server_error").put("code", "internal_error");
-                            write(out, "data: " + err + "\n\n");
+                            write(out, writing, "data: " + errorJson(new ApiException(500, "server_error", null, "internal_error", "internal server error")) + "\n\n");
+                        } else if (fr.finishReason() == FinishReason.CANCELLED) {
+                            write(out, writing, "data: " + errorJson(cancelled(gone.get())) + "\n\n");
                         } else {
-                            for (ObjectNode c : shape.finalChunks(fr)) write(out, "data: " + c + "\n\n");
-                            if (includeUsage) write(out, "data: " + shape.usageChunk(fr) + "\n\n");
+                            for (ObjectNode c : shape.finalChunks(fr)) write(out, writing, "data: " + c + "\n\n");
+                            if (includeUsage) write(out, writing, "data: " + shape.usageChunk(fr) + "\n\n");
                         }
-                        write(out, "data: [DONE]\n\n");
+                        write(out, writing, "data: [DONE]\n\n");
                         return;
                     }
                 }
@@ -455,6 +484,12 @@ public final class FathomServer implements AutoCloseable {
         } catch (InterruptedException e) {
             g.cancel();
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void write(OutputStream out, Object writing, String s) throws IOException {
+        synchronized (writing) {
+            write(out, s);
         }
     }
 
