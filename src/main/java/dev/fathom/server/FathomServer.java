@@ -1,8 +1,12 @@
 package dev.fathom.server;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.FathomException;
@@ -18,6 +22,7 @@ import dev.fathom.engine.SamplingParams;
 import dev.fathom.engine.TokenInfo;
 import dev.fathom.tokenizer.Tokenizer;
 import io.javalin.Javalin;
+import io.javalin.http.ContentTooLargeResponse;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 
@@ -55,7 +60,11 @@ public final class FathomServer implements AutoCloseable {
     /** The status recorded for a client that went away before its answer (nginx's "client closed request"). */
     static final int CLIENT_CLOSED = 499;
     final ServerConfig config;
-    final ObjectMapper json = new ObjectMapper();
+    /** Request bodies: at most 16 MiB, JSON nested at most 64 deep (plenty for messages with content parts and tool calls). */
+    static final int MAX_BODY_BYTES = 16 << 20;
+    static final int MAX_JSON_DEPTH = 64;
+    final ObjectMapper json = JsonMapper.builder(JsonFactory.builder().streamReadConstraints(StreamReadConstraints.builder()
+            .maxNestingDepth(MAX_JSON_DEPTH).maxDocumentLength(MAX_BODY_BYTES).build()).build()).build();
     final ServerMetrics metrics;
     private final String fingerprint;
     private volatile ServedModel model;
@@ -77,7 +86,7 @@ public final class FathomServer implements AutoCloseable {
             cfg.startup.showOldJavalinVersionWarning = false;
             cfg.concurrency.useVirtualThreads = true;
             cfg.http.prefer405over404 = true;
-            cfg.http.maxRequestSize = 16L << 20;
+            cfg.http.maxRequestSize = MAX_BODY_BYTES;
             cfg.jetty.host = config.host();
             cfg.jetty.port = config.port();
             cfg.routes.before(this::authenticate);
@@ -213,19 +222,42 @@ public final class FathomServer implements AutoCloseable {
     }
 
     JsonNode body(Context ctx) {
-        byte[] bytes = ctx.bodyAsBytes();
+        byte[] bytes = bodyBytes(ctx);
         if (bytes.length == 0) throw ApiException.badRequest(null, "invalid_request", "the request body is empty: send a JSON object");
         JsonNode node;
         try {
             node = json.readTree(bytes);
         } catch (JsonProcessingException e) {
-            throw ApiException.badRequest(null, "invalid_json", "the request body is not valid JSON: " + e.getOriginalMessage()
-                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
+            JsonLocation at = e.getLocation();
+            throw ApiException.badRequest(null, "invalid_json", "the request body is not valid JSON: " + JsonProblems.describe(e)
+                    + (at == null || at.getLineNr() < 1 ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"));
         } catch (IOException e) {
             throw ApiException.badRequest(null, "invalid_json", "cannot read the request body: " + e.getMessage());
         }
         if (node == null || !node.isObject()) throw ApiException.badRequest(null, "invalid_json", "the request body must be a JSON object");
         return node;
+    }
+
+    /** The whole body, within {@link #MAX_BODY_BYTES}; a client that closes before sending it all is no server error. */
+    private static byte[] bodyBytes(Context ctx) {
+        if (ctx.req().getContentLengthLong() > MAX_BODY_BYTES) throw tooLarge();
+        try {
+            return ctx.bodyAsBytes();
+        } catch (ContentTooLargeResponse e) {
+            throw tooLarge(); // a chunked body that grew past the limit
+        } catch (Exception e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof IOException) {
+                    throw new ApiException(CLIENT_CLOSED, "invalid_request_error", null, "client_closed", "the request body ended early: " + t.getMessage());
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static ApiException tooLarge() {
+        return new ApiException(413, "invalid_request_error", null, "request_too_large",
+                "the request body is larger than this server's limit of " + (MAX_BODY_BYTES >> 20) + " MiB");
     }
 
     void sendJson(Context ctx, JsonNode node) {
