@@ -13,6 +13,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
 
@@ -45,16 +46,33 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--ctx", paramLabel = "N", defaultValue = "4096", description = "Context length per sequence: prompt plus output (default: ${DEFAULT-VALUE}).")
     int ctx;
 
+    @Option(names = "--cors", paramLabel = "ORIGINS", split = ",", description = "Let browsers call from these origins (comma-separated scheme://host[:port], or *): CORS headers, preflights answered without the API key (default: off).")
+    List<String> cors = List.of();
+
+    @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text", description = "Access log on standard error, one line per request: text, json or off (default: ${DEFAULT-VALUE}).")
+    String logFormat;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         String key = apiKey != null ? apiKey : System.getenv("FATHOM_API_KEY");
         if (key != null && key.isEmpty()) key = null;
-        ServerConfig config = new ServerConfig(host, port, key, parallel, ctx, queue, 5000);
+        ServerConfig.AccessLog access = switch (logFormat.toLowerCase(java.util.Locale.ROOT)) {
+            case "text" -> ServerConfig.AccessLog.TEXT;
+            case "json" -> ServerConfig.AccessLog.JSON;
+            case "off" -> ServerConfig.AccessLog.OFF;
+            default -> throw new FathomException("--log-format must be text, json or off, got \"" + logFormat + "\"");
+        };
+        ServerConfig config = new ServerConfig(host, port, key, parallel, ctx, queue, 5000, cors, access);
         Path path = model.resolve(err);
         FathomServer server;
         try {
-            server = new FathomServer(config).start();
+            server = new FathomServer(config).accessLog(line -> {
+                synchronized (err) {
+                    err.println(line);
+                    err.flush();
+                }
+            }).start();
         } catch (RuntimeException e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof java.io.IOException || t instanceof java.nio.channels.UnresolvedAddressException

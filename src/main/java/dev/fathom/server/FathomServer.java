@@ -25,6 +25,7 @@ import io.javalin.Javalin;
 import io.javalin.http.ContentTooLargeResponse;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
+import io.javalin.http.HandlerType;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -41,6 +42,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -59,6 +61,8 @@ public final class FathomServer implements AutoCloseable {
     static final long IDLE_TIMEOUT_MILLIS = 30 * 60_000L;
     /** The status recorded for a client that went away before its answer (nginx's "client closed request"). */
     static final int CLIENT_CLOSED = 499;
+    /** What a 429 tells the client to wait: a queue slot frees as soon as any request finishes. */
+    static final int RETRY_AFTER_SECONDS = 1;
     final ServerConfig config;
     /** Request bodies: at most 16 MiB, JSON nested at most 64 deep (plenty for messages with content parts and tool calls). */
     static final int MAX_BODY_BYTES = 16 << 20;
@@ -69,6 +73,10 @@ public final class FathomServer implements AutoCloseable {
     private final String fingerprint;
     private volatile ServedModel model;
     private volatile String loadError;
+    private volatile Consumer<String> accessSink = System.err::println;
+    private static final String STARTED = "fathom.started";
+    private static final String RESULT = "fathom.result";
+    private static final String ANSWERED = "fathom.answered";
     private Javalin app;
 
     public FathomServer(ServerConfig config) {
@@ -89,9 +97,18 @@ public final class FathomServer implements AutoCloseable {
             cfg.http.maxRequestSize = MAX_BODY_BYTES;
             cfg.jetty.host = config.host();
             cfg.jetty.port = config.port();
+            cfg.routes.before(ctx -> ctx.attribute(STARTED, System.nanoTime()));
+            if (!config.corsOrigins().isEmpty()) {
+                cfg.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
+                    if (config.corsOrigins().contains("*")) rule.anyHost();
+                    else rule.allowHost(config.corsOrigins().getFirst(), config.corsOrigins().subList(1, config.corsOrigins().size()).toArray(String[]::new));
+                    rule.exposeHeader("Retry-After");
+                }));
+            }
             cfg.routes.before(this::authenticate);
             route(cfg, "get", "/health", this::health);
             route(cfg, "get", "/models", this::models);
+            route(cfg, "get", "/models/<id>", this::model);
             route(cfg, "get", "/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
             route(cfg, "post", "/completions", ctx -> new Completions(this, ready()).handle(ctx));
             route(cfg, "post", "/chat/completions", ctx -> new ChatCompletions(this, ready()).handle(ctx));
@@ -103,14 +120,16 @@ public final class FathomServer implements AutoCloseable {
                 error(ctx, new ApiException(500, "server_error", null, "internal_error", "internal server error"));
             });
             cfg.routes.error(404, "*", ctx -> {
+                if (ctx.attribute(ANSWERED) != null) return; // a route's own 404 (an unknown model)
                 error(ctx, new ApiException(404, "invalid_request_error", null, "not_found", "no such endpoint: " + ctx.method() + " " + ctx.path()));
             });
             cfg.routes.error(405, "*", ctx -> {
                 error(ctx, new ApiException(405, "invalid_request_error", null, "method_not_allowed", "method " + ctx.method() + " is not allowed on " + ctx.path()));
             });
             cfg.routes.after(ctx -> {
-                String p = ctx.path().startsWith("/v1/") ? ctx.path().substring(3) : ctx.path();
+                String p = ctx.path().replaceFirst("^/(v1|beta)/", "/");
                 metrics.request(ENDPOINTS.contains(p) ? p : "other", ctx.statusCode());
+                accessLog(ctx);
             });
         });
         app.start();
@@ -121,11 +140,41 @@ public final class FathomServer implements AutoCloseable {
         return this;
     }
 
-    private static void route(io.javalin.config.JavalinConfig cfg, String method, String path, Handler h) {
-        for (String p : List.of(path, "/v1" + path)) {
+    /** Each endpoint at /PATH and /v1/PATH; the generation endpoints also at /beta/PATH (DeepSeek's base for FIM and prefix continuation). */
+    private void route(io.javalin.config.JavalinConfig cfg, String method, String path, Handler h) {
+        List<String> paths = new ArrayList<>(List.of(path, "/v1" + path));
+        if (path.endsWith("completions")) paths.add("/beta" + path);
+        for (String p : paths) {
             if (method.equals("get")) cfg.routes.get(p, h);
             else cfg.routes.post(p, h);
+            // A browser's preflight: the CORS plugin answers it; this route only keeps it from being a 405.
+            if (!config.corsOrigins().isEmpty()) cfg.routes.options(p, ctx -> ctx.status(204));
         }
+    }
+
+    /** Where access log lines go (standard error unless set); the format is {@link ServerConfig#accessLog()}. */
+    public FathomServer accessLog(Consumer<String> sink) {
+        this.accessSink = sink;
+        return this;
+    }
+
+    private void accessLog(Context ctx) {
+        if (config.accessLog() == ServerConfig.AccessLog.OFF) return;
+        Long t0 = ctx.attribute(STARTED);
+        long ms = t0 == null ? 0 : (System.nanoTime() - t0) / 1_000_000;
+        GenerationResult r = ctx.attribute(RESULT);
+        String line;
+        if (config.accessLog() == ServerConfig.AccessLog.JSON) {
+            ObjectNode n = json.createObjectNode();
+            n.put("method", ctx.method().name()).put("path", ctx.path()).put("status", ctx.statusCode());
+            if (r != null) n.put("prompt_tokens", r.promptTokens()).put("completion_tokens", r.completionTokens());
+            n.put("ms", ms);
+            line = n.toString();
+        } else {
+            line = ctx.method().name() + " " + ctx.path() + " " + ctx.statusCode()
+                    + (r == null ? "" : " tokens=" + r.promptTokens() + "+" + r.completionTokens()) + " " + ms + "ms";
+        }
+        accessSink.accept(line);
     }
 
     long idleTimeoutMillis() {
@@ -193,6 +242,7 @@ public final class FathomServer implements AutoCloseable {
 
     private void authenticate(Context ctx) {
         if (config.apiKey() == null) return;
+        if (!config.corsOrigins().isEmpty() && ctx.method() == HandlerType.OPTIONS) return; // browsers send preflights without credentials
         String p = ctx.path();
         if (p.equals("/health") || p.equals("/v1/health")) return;
         String h = ctx.header("Authorization");
@@ -207,6 +257,8 @@ public final class FathomServer implements AutoCloseable {
     }
 
     void error(Context ctx, ApiException e) {
+        ctx.attribute(ANSWERED, true);
+        if (e.status() == 429) ctx.header("Retry-After", Integer.toString(RETRY_AFTER_SECONDS));
         ctx.status(e.status()).contentType("application/json").result(errorJson(e).toString());
     }
 
@@ -290,13 +342,27 @@ public final class FathomServer implements AutoCloseable {
         ServedModel m = ready();
         ObjectNode n = json.createObjectNode();
         n.put("object", "list");
-        ObjectNode d = n.putArray("data").addObject();
+        modelObject(n.putArray("data").addObject(), m);
+        sendJson(ctx, n);
+    }
+
+    /** {@code GET /models/{id}} (the OpenAI SDK's models.retrieve): the served model under its own id, else 404. */
+    private void model(Context ctx) {
+        ServedModel m = ready();
+        String id = ctx.pathParam("id");
+        if (!id.equals(m.id())) {
+            throw new ApiException(404, "invalid_request_error", "model", "model_not_found", "no such model: \"" + id + "\" (this server serves \"" + m.id() + "\")");
+        }
+        sendJson(ctx, modelObject(json.createObjectNode(), m));
+    }
+
+    private static ObjectNode modelObject(ObjectNode d, ServedModel m) {
         d.put("id", m.id());
         d.put("object", "model");
         d.put("created", m.created());
         d.put("owned_by", "fathom");
         d.put("context_length", m.engine().contextLength());
-        sendJson(ctx, n);
+        return d;
     }
 
     private void tokenize(Context ctx) {
@@ -411,6 +477,7 @@ public final class FathomServer implements AutoCloseable {
         long t0 = System.nanoTime();
         BlockingQueue<GenerationEvent> events = new LinkedBlockingQueue<>();
         long[] last = {0};
+        AtomicReference<GenerationResult> finished = new AtomicReference<>();
         Generation g = submit(m.engine(), r, e -> {
             if (e instanceof GenerationEvent.Output o && !o.tokens().isEmpty()) {
                 long now = System.nanoTime();
@@ -419,6 +486,7 @@ public final class FathomServer implements AutoCloseable {
                 last[0] = now;
             } else if (e instanceof GenerationEvent.Finished f) {
                 GenerationResult res = f.result();
+                finished.set(res);
                 metrics.usage(res.finishReason() == FinishReason.CANCELLED && res.tokens().isEmpty() && last[0] == 0 ? 0 : res.promptTokens(), res.completionTokens());
                 if (res.finishReason() == FinishReason.CANCELLED) metrics.cancelled();
             }
@@ -433,6 +501,8 @@ public final class FathomServer implements AutoCloseable {
             LOG.fine(() -> "client disconnected, request " + g.id() + " cancelled");
         })) {
             respond(ctx, g, events, stream, includeUsage, shape, writing, gone);
+        } finally {
+            if (finished.get() != null) ctx.attribute(RESULT, finished.get()); // for the access log
         }
     }
 
