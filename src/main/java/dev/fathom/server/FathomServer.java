@@ -26,12 +26,14 @@ import io.javalin.http.ContentTooLargeResponse;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import io.javalin.http.HandlerType;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -39,6 +41,7 @@ import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -73,6 +76,11 @@ public final class FathomServer implements AutoCloseable {
     private final String fingerprint;
     private volatile ServedModel model;
     private volatile String loadError;
+    private volatile boolean stopping;
+    /** Generations being answered, for a graceful shutdown. */
+    private final Set<Generation> running = ConcurrentHashMap.newKeySet();
+    /** How long closing waits for answers still being written (Jetty's graceful stop). */
+    static final long STOP_TIMEOUT_MILLIS = 5000;
     private volatile Consumer<String> accessSink = System.err::println;
     private static final String STARTED = "fathom.started";
     private static final String RESULT = "fathom.result";
@@ -95,6 +103,10 @@ public final class FathomServer implements AutoCloseable {
             cfg.concurrency.useVirtualThreads = true;
             cfg.http.prefer405over404 = true;
             cfg.http.maxRequestSize = MAX_BODY_BYTES;
+            cfg.jetty.modifyServer(server -> {
+                server.insertHandler(new GracefulHandler()); // stopping waits for requests in flight
+                server.setStopTimeout(STOP_TIMEOUT_MILLIS);
+            });
             cfg.jetty.host = config.host();
             cfg.jetty.port = config.port();
             cfg.routes.before(ctx -> ctx.attribute(STARTED, System.nanoTime()));
@@ -215,6 +227,41 @@ public final class FathomServer implements AutoCloseable {
         return model;
     }
 
+    /**
+     * Stops gracefully: new requests get 503 at once, running generations get up to {@code grace} to finish, the
+     * rest are cancelled (a stream then ends with an error event and {@code [DONE]}, a plain request gets a 503),
+     * and every answer is written before the server closes.
+     */
+    public void shutdown(Duration grace) {
+        stopping = true;
+        LOG.info(() -> "shutting down: " + running.size() + " request(s) running, up to " + grace.toSeconds() + " s to finish");
+        if (!awaitIdle(System.nanoTime() + grace.toNanos())) {
+            LOG.warning(() -> "shutting down: cancelling " + running.size() + " request(s) still running after " + grace.toSeconds() + " s");
+            running.forEach(Generation::cancel);
+            awaitIdle(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STOP_TIMEOUT_MILLIS));
+        }
+        close();
+        LOG.info("shut down");
+    }
+
+    private boolean awaitIdle(long deadlineNanos) {
+        try {
+            while (!running.isEmpty()) {
+                if (System.nanoTime() > deadlineNanos) return false;
+                Thread.sleep(20);
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return running.isEmpty();
+        }
+    }
+
+    /** True once {@link #shutdown} began. */
+    public boolean isStopping() {
+        return stopping;
+    }
+
     @Override
     public synchronized void close() {
         if (app != null) app.stop();
@@ -232,6 +279,7 @@ public final class FathomServer implements AutoCloseable {
     // ------------------------------------------------------------------------------------------ plumbing
 
     ServedModel ready() {
+        if (stopping) throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
         ServedModel m = model;
         if (m == null) {
             throw new ApiException(503, "server_error", null, "model_loading",
@@ -493,6 +541,7 @@ public final class FathomServer implements AutoCloseable {
             events.add(e);
         });
         // A client that goes away is cancelled at once, queued or running, streaming or not: its slot and memory are freed.
+        running.add(g);
         AtomicBoolean gone = new AtomicBoolean();
         Object writing = new Object(); // the probe and the stream write to the same response, one at a time
         try (ClientWatch watch = ClientWatch.start(ctx, () -> probe(ctx, writing), () -> {
@@ -502,6 +551,7 @@ public final class FathomServer implements AutoCloseable {
         })) {
             respond(ctx, g, events, stream, includeUsage, shape, writing, gone);
         } finally {
+            running.remove(g);
             if (finished.get() != null) ctx.attribute(RESULT, finished.get()); // for the access log
         }
     }
