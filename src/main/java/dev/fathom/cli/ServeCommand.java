@@ -13,6 +13,9 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
 
@@ -46,16 +49,37 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--ctx", paramLabel = "N", defaultValue = "4096", description = "Context length per sequence: prompt plus output (default: ${DEFAULT-VALUE}).")
     int ctx;
 
+    @Option(names = "--cors", paramLabel = "ORIGINS", split = ",", description = "Let browsers call from these origins (comma-separated scheme://host[:port], or *): CORS headers, preflights answered without the API key (default: off).")
+    List<String> cors = List.of();
+
+    @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text", description = "Access log on standard error, one line per request: text, json or off (default: ${DEFAULT-VALUE}).")
+    String logFormat;
+
+    @Option(names = "--shutdown-grace", paramLabel = "SECONDS", defaultValue = "10", description = "On SIGTERM/Ctrl-C: refuse new requests (503), give running ones this long to finish, then cancel them cleanly (default: ${DEFAULT-VALUE}).")
+    int shutdownGrace;
+
     @Override
     public Integer call() throws Exception {
+        if (shutdownGrace < 0) throw new FathomException("--shutdown-grace must be >= 0, got " + shutdownGrace);
         PrintWriter err = spec.commandLine().getErr();
         String key = apiKey != null ? apiKey : System.getenv("FATHOM_API_KEY");
         if (key != null && key.isEmpty()) key = null;
-        ServerConfig config = new ServerConfig(host, port, key, parallel, ctx, queue, 5000);
+        ServerConfig.AccessLog access = switch (logFormat.toLowerCase(java.util.Locale.ROOT)) {
+            case "text" -> ServerConfig.AccessLog.TEXT;
+            case "json" -> ServerConfig.AccessLog.JSON;
+            case "off" -> ServerConfig.AccessLog.OFF;
+            default -> throw new FathomException("--log-format must be text, json or off, got \"" + logFormat + "\"");
+        };
+        ServerConfig config = new ServerConfig(host, port, key, parallel, ctx, queue, 5000, cors, access);
         Path path = model.resolve(err);
         FathomServer server;
         try {
-            server = new FathomServer(config).start();
+            server = new FathomServer(config).accessLog(line -> {
+                synchronized (err) {
+                    err.println(line);
+                    err.flush();
+                }
+            }).start();
         } catch (RuntimeException e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof java.io.IOException || t instanceof java.nio.channels.UnresolvedAddressException
@@ -68,9 +92,19 @@ final class ServeCommand implements Callable<Integer> {
         err.println("fathom: listening on http://" + host + ":" + server.port() + " (loading " + path + ")");
         err.flush();
         CountDownLatch stopped = new CountDownLatch(1);
+        AtomicBoolean serving = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            if (!serving.get()) {
+                server.close(); // a failed load: its own exit status stands
+                return;
+            }
+            err.println("fathom: shutting down (up to " + shutdownGrace + " s for running requests)");
+            err.flush();
+            server.shutdown(Duration.ofSeconds(shutdownGrace));
+            err.println("fathom: stopped");
+            err.flush();
             stopped.countDown();
+            Runtime.getRuntime().halt(0); // a requested stop that went cleanly is a success, not the signal's 143
         }));
         try {
             ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue), model.threads())).join();
@@ -78,6 +112,7 @@ final class ServeCommand implements Callable<Integer> {
             err.println("fathom: serving " + m.id() + " (context " + m.engine().contextLength() + ", parallel " + parallel
                     + (m.template() == null ? ", no chat template: /chat/completions disabled" : "") + ")");
             err.flush();
+            serving.set(true);
         } catch (java.util.concurrent.CompletionException e) {
             server.close();
             throw e.getCause() instanceof Exception ex ? ex : e;

@@ -90,7 +90,8 @@ final class ChatCompletions implements FathomServer.Shape {
             if (!m.isObject()) throw ApiException.invalid(at, "must be an object with role and content, got " + Fields.describe(m));
             String role = Fields.string(m, "role", at + ".role");
             if (role == null) throw ApiException.invalid(at + ".role", "is required");
-            if (!ROLES.contains(role)) throw ApiException.invalid(at + ".role", "must be one of system, user, assistant, tool, got \"" + role + "\"");
+            if (role.equals("developer")) role = "system"; // OpenAI's newer name for the system message
+            if (!ROLES.contains(role)) throw ApiException.invalid(at + ".role", "must be one of system, developer, user, assistant, tool, got \"" + role + "\"");
             String content = content(m, at + ".content");
             List<ChatMessage.ToolCall> calls = role.equals("assistant") ? toolCalls(m, at + ".tool_calls") : null;
             if (content == null && !(role.equals("assistant") && (calls != null || i == arr.size() - 1))) {

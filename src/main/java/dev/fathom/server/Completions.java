@@ -29,6 +29,10 @@ final class Completions implements FathomServer.Shape {
     private final long created = System.currentTimeMillis() / 1000;
     private boolean logprobs;
     private int textOffset;
+    /** With {@code echo}, the prompt comes back before the completion, as OpenAI's legacy completions do. */
+    private boolean echo;
+    private String promptText;
+    private boolean echoPending;
 
     Completions(FathomServer server, ServedModel model) {
         this.server = server;
@@ -42,8 +46,13 @@ final class Completions implements FathomServer.Shape {
         if (p == null) throw ApiException.invalid("prompt", "is required (a string)");
         String suffix = Fields.string(b, "suffix", "suffix");
         int[] ids;
-        if (p.isTextual() || (p.isArray() && p.size() == 1 && p.get(0).isTextual())) {
-            String text = p.isTextual() ? p.textValue() : p.get(0).textValue();
+        if (p.isArray() && p.size() == 1 && (p.get(0).isTextual() || p.get(0).isArray())) p = p.get(0); // a list of one prompt
+        if (p.isArray() && !p.isEmpty() && (p.get(0).isTextual() || p.get(0).isArray())) {
+            throw ApiException.invalid("prompt", "only one prompt per request is supported, got a list of " + p.size() + " (send one request per prompt)");
+        }
+        if (p.isTextual()) {
+            String text = p.textValue();
+            promptText = text;
             if (suffix != null) {
                 for (String special : List.of(FIM_BEGIN, FIM_HOLE, FIM_END)) {
                     if (t.tokenId(special) == Tokenizer.NO_TOKEN) {
@@ -62,14 +71,17 @@ final class Completions implements FathomServer.Shape {
                 }
                 ids[i] = v.intValue();
             }
+            promptText = t.decode(ids);
         } else {
             throw ApiException.invalid("prompt", "must be a string" + (suffix == null ? " or a list of token ids" : "") + ", got " + Fields.describe(p));
         }
         if (ids.length == 0) throw ApiException.invalid("prompt", "is empty");
         Long lp = Fields.integer(b, "logprobs", 0, GenerationRequest.MAX_TOP_LOGPROBS);
         logprobs = lp != null;
-        Boolean echo = Fields.bool(b, "echo");
-        if (Boolean.TRUE.equals(echo)) throw ApiException.invalid("echo", "is not supported (send false or leave it out)");
+        echo = Boolean.TRUE.equals(Fields.bool(b, "echo"));
+        if (echo && suffix != null) throw ApiException.invalid("echo", "cannot be combined with suffix");
+        if (echo && logprobs) throw ApiException.invalid("echo", "cannot be combined with logprobs here (the prompt's log-probabilities are not computed)");
+        echoPending = echo;
         boolean stream = Boolean.TRUE.equals(Fields.bool(b, "stream"));
         JsonNode so = Fields.object(b, "stream_options");
         boolean includeUsage = so != null && Boolean.TRUE.equals(Fields.bool(so, "include_usage", "stream_options.include_usage"));
@@ -104,19 +116,26 @@ final class Completions implements FathomServer.Shape {
 
     @Override
     public List<ObjectNode> chunks(GenerationEvent.Output o) {
-        if (o.text().isEmpty() && !(logprobs && !o.tokens().isEmpty())) return List.of();
-        return List.of(chunk(o.text(), o.tokens(), null));
+        String text = o.text();
+        if (echoPending) {
+            text = promptText + text; // streamed once, before the first generated text
+            echoPending = false;
+        }
+        if (text.isEmpty() && !(logprobs && !o.tokens().isEmpty())) return List.of();
+        return List.of(chunk(text, o.tokens(), null));
     }
 
     @Override
     public List<ObjectNode> finalChunks(GenerationResult r) {
-        return List.of(chunk("", List.of(), FathomServer.finishReason(r)));
+        String text = echoPending ? promptText : "";
+        echoPending = false;
+        return List.of(chunk(text, List.of(), FathomServer.finishReason(r)));
     }
 
     @Override
     public ObjectNode response(GenerationResult r) {
         textOffset = 0; // chunks() advanced it
-        ObjectNode c = chunk(r.text(), r.tokens(), FathomServer.finishReason(r));
+        ObjectNode c = chunk(echo ? promptText + r.text() : r.text(), r.tokens(), FathomServer.finishReason(r));
         c.set("usage", usage(r));
         return c;
     }

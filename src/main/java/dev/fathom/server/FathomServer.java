@@ -1,8 +1,12 @@
 package dev.fathom.server;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.FathomException;
@@ -18,14 +22,18 @@ import dev.fathom.engine.SamplingParams;
 import dev.fathom.engine.TokenInfo;
 import dev.fathom.tokenizer.Tokenizer;
 import io.javalin.Javalin;
+import io.javalin.http.ContentTooLargeResponse;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
+import io.javalin.http.HandlerType;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -33,8 +41,11 @@ import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -51,12 +62,29 @@ public final class FathomServer implements AutoCloseable {
             "/detokenize", "/metrics");
 
     static final long IDLE_TIMEOUT_MILLIS = 30 * 60_000L;
+    /** The status recorded for a client that went away before its answer (nginx's "client closed request"). */
+    static final int CLIENT_CLOSED = 499;
+    /** What a 429 tells the client to wait: a queue slot frees as soon as any request finishes. */
+    static final int RETRY_AFTER_SECONDS = 1;
     final ServerConfig config;
-    final ObjectMapper json = new ObjectMapper();
+    /** Request bodies: at most 16 MiB, JSON nested at most 64 deep (plenty for messages with content parts and tool calls). */
+    static final int MAX_BODY_BYTES = 16 << 20;
+    static final int MAX_JSON_DEPTH = 64;
+    final ObjectMapper json = JsonMapper.builder(JsonFactory.builder().streamReadConstraints(StreamReadConstraints.builder()
+            .maxNestingDepth(MAX_JSON_DEPTH).maxDocumentLength(MAX_BODY_BYTES).build()).build()).build();
     final ServerMetrics metrics;
     private final String fingerprint;
     private volatile ServedModel model;
     private volatile String loadError;
+    private volatile boolean stopping;
+    /** Generations being answered, for a graceful shutdown. */
+    private final Set<Generation> running = ConcurrentHashMap.newKeySet();
+    /** How long closing waits for answers still being written (Jetty's graceful stop). */
+    static final long STOP_TIMEOUT_MILLIS = 5000;
+    private volatile Consumer<String> accessSink = System.err::println;
+    private static final String STARTED = "fathom.started";
+    private static final String RESULT = "fathom.result";
+    private static final String ANSWERED = "fathom.answered";
     private Javalin app;
 
     public FathomServer(ServerConfig config) {
@@ -74,12 +102,25 @@ public final class FathomServer implements AutoCloseable {
             cfg.startup.showOldJavalinVersionWarning = false;
             cfg.concurrency.useVirtualThreads = true;
             cfg.http.prefer405over404 = true;
-            cfg.http.maxRequestSize = 16L << 20;
+            cfg.http.maxRequestSize = MAX_BODY_BYTES;
+            cfg.jetty.modifyServer(server -> {
+                server.insertHandler(new GracefulHandler()); // stopping waits for requests in flight
+                server.setStopTimeout(STOP_TIMEOUT_MILLIS);
+            });
             cfg.jetty.host = config.host();
             cfg.jetty.port = config.port();
+            cfg.routes.before(ctx -> ctx.attribute(STARTED, System.nanoTime()));
+            if (!config.corsOrigins().isEmpty()) {
+                cfg.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
+                    if (config.corsOrigins().contains("*")) rule.anyHost();
+                    else rule.allowHost(config.corsOrigins().getFirst(), config.corsOrigins().subList(1, config.corsOrigins().size()).toArray(String[]::new));
+                    rule.exposeHeader("Retry-After");
+                }));
+            }
             cfg.routes.before(this::authenticate);
             route(cfg, "get", "/health", this::health);
             route(cfg, "get", "/models", this::models);
+            route(cfg, "get", "/models/<id>", this::model);
             route(cfg, "get", "/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
             route(cfg, "post", "/completions", ctx -> new Completions(this, ready()).handle(ctx));
             route(cfg, "post", "/chat/completions", ctx -> new ChatCompletions(this, ready()).handle(ctx));
@@ -91,14 +132,16 @@ public final class FathomServer implements AutoCloseable {
                 error(ctx, new ApiException(500, "server_error", null, "internal_error", "internal server error"));
             });
             cfg.routes.error(404, "*", ctx -> {
+                if (ctx.attribute(ANSWERED) != null) return; // a route's own 404 (an unknown model)
                 error(ctx, new ApiException(404, "invalid_request_error", null, "not_found", "no such endpoint: " + ctx.method() + " " + ctx.path()));
             });
             cfg.routes.error(405, "*", ctx -> {
                 error(ctx, new ApiException(405, "invalid_request_error", null, "method_not_allowed", "method " + ctx.method() + " is not allowed on " + ctx.path()));
             });
             cfg.routes.after(ctx -> {
-                String p = ctx.path().startsWith("/v1/") ? ctx.path().substring(3) : ctx.path();
+                String p = ctx.path().replaceFirst("^/(v1|beta)/", "/");
                 metrics.request(ENDPOINTS.contains(p) ? p : "other", ctx.statusCode());
+                accessLog(ctx);
             });
         });
         app.start();
@@ -109,11 +152,41 @@ public final class FathomServer implements AutoCloseable {
         return this;
     }
 
-    private static void route(io.javalin.config.JavalinConfig cfg, String method, String path, Handler h) {
-        for (String p : List.of(path, "/v1" + path)) {
+    /** Each endpoint at /PATH and /v1/PATH; the generation endpoints also at /beta/PATH (DeepSeek's base for FIM and prefix continuation). */
+    private void route(io.javalin.config.JavalinConfig cfg, String method, String path, Handler h) {
+        List<String> paths = new ArrayList<>(List.of(path, "/v1" + path));
+        if (path.endsWith("completions")) paths.add("/beta" + path);
+        for (String p : paths) {
             if (method.equals("get")) cfg.routes.get(p, h);
             else cfg.routes.post(p, h);
+            // A browser's preflight: the CORS plugin answers it; this route only keeps it from being a 405.
+            if (!config.corsOrigins().isEmpty()) cfg.routes.options(p, ctx -> ctx.status(204));
         }
+    }
+
+    /** Where access log lines go (standard error unless set); the format is {@link ServerConfig#accessLog()}. */
+    public FathomServer accessLog(Consumer<String> sink) {
+        this.accessSink = sink;
+        return this;
+    }
+
+    private void accessLog(Context ctx) {
+        if (config.accessLog() == ServerConfig.AccessLog.OFF) return;
+        Long t0 = ctx.attribute(STARTED);
+        long ms = t0 == null ? 0 : (System.nanoTime() - t0) / 1_000_000;
+        GenerationResult r = ctx.attribute(RESULT);
+        String line;
+        if (config.accessLog() == ServerConfig.AccessLog.JSON) {
+            ObjectNode n = json.createObjectNode();
+            n.put("method", ctx.method().name()).put("path", ctx.path()).put("status", ctx.statusCode());
+            if (r != null) n.put("prompt_tokens", r.promptTokens()).put("completion_tokens", r.completionTokens());
+            n.put("ms", ms);
+            line = n.toString();
+        } else {
+            line = ctx.method().name() + " " + ctx.path() + " " + ctx.statusCode()
+                    + (r == null ? "" : " tokens=" + r.promptTokens() + "+" + r.completionTokens()) + " " + ms + "ms";
+        }
+        accessSink.accept(line);
     }
 
     long idleTimeoutMillis() {
@@ -154,6 +227,41 @@ public final class FathomServer implements AutoCloseable {
         return model;
     }
 
+    /**
+     * Stops gracefully: new requests get 503 at once, running generations get up to {@code grace} to finish, the
+     * rest are cancelled (a stream then ends with an error event and {@code [DONE]}, a plain request gets a 503),
+     * and every answer is written before the server closes.
+     */
+    public void shutdown(Duration grace) {
+        stopping = true;
+        LOG.info(() -> "shutting down: " + running.size() + " request(s) running, up to " + grace.toSeconds() + " s to finish");
+        if (!awaitIdle(System.nanoTime() + grace.toNanos())) {
+            LOG.warning(() -> "shutting down: cancelling " + running.size() + " request(s) still running after " + grace.toSeconds() + " s");
+            running.forEach(Generation::cancel);
+            awaitIdle(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STOP_TIMEOUT_MILLIS));
+        }
+        close();
+        LOG.info("shut down");
+    }
+
+    private boolean awaitIdle(long deadlineNanos) {
+        try {
+            while (!running.isEmpty()) {
+                if (System.nanoTime() > deadlineNanos) return false;
+                Thread.sleep(20);
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return running.isEmpty();
+        }
+    }
+
+    /** True once {@link #shutdown} began. */
+    public boolean isStopping() {
+        return stopping;
+    }
+
     @Override
     public synchronized void close() {
         if (app != null) app.stop();
@@ -171,6 +279,7 @@ public final class FathomServer implements AutoCloseable {
     // ------------------------------------------------------------------------------------------ plumbing
 
     ServedModel ready() {
+        if (stopping) throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
         ServedModel m = model;
         if (m == null) {
             throw new ApiException(503, "server_error", null, "model_loading",
@@ -181,6 +290,7 @@ public final class FathomServer implements AutoCloseable {
 
     private void authenticate(Context ctx) {
         if (config.apiKey() == null) return;
+        if (!config.corsOrigins().isEmpty() && ctx.method() == HandlerType.OPTIONS) return; // browsers send preflights without credentials
         String p = ctx.path();
         if (p.equals("/health") || p.equals("/v1/health")) return;
         String h = ctx.header("Authorization");
@@ -195,29 +305,59 @@ public final class FathomServer implements AutoCloseable {
     }
 
     void error(Context ctx, ApiException e) {
+        ctx.attribute(ANSWERED, true);
+        if (e.status() == 429) ctx.header("Retry-After", Integer.toString(RETRY_AFTER_SECONDS));
+        ctx.status(e.status()).contentType("application/json").result(errorJson(e).toString());
+    }
+
+    /** OpenAI's error shape. */
+    ObjectNode errorJson(ApiException e) {
         ObjectNode err = json.createObjectNode();
         ObjectNode body = err.putObject("error");
         body.put("message", e.getMessage());
         body.put("type", e.type());
         body.put("param", e.param());
         body.put("code", e.code());
-        ctx.status(e.status()).contentType("application/json").result(err.toString());
+        return err;
     }
 
     JsonNode body(Context ctx) {
-        byte[] bytes = ctx.bodyAsBytes();
+        byte[] bytes = bodyBytes(ctx);
         if (bytes.length == 0) throw ApiException.badRequest(null, "invalid_request", "the request body is empty: send a JSON object");
         JsonNode node;
         try {
             node = json.readTree(bytes);
         } catch (JsonProcessingException e) {
-            throw ApiException.badRequest(null, "invalid_json", "the request body is not valid JSON: " + e.getOriginalMessage()
-                    + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
+            JsonLocation at = e.getLocation();
+            throw ApiException.badRequest(null, "invalid_json", "the request body is not valid JSON: " + JsonProblems.describe(e)
+                    + (at == null || at.getLineNr() < 1 ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"));
         } catch (IOException e) {
             throw ApiException.badRequest(null, "invalid_json", "cannot read the request body: " + e.getMessage());
         }
         if (node == null || !node.isObject()) throw ApiException.badRequest(null, "invalid_json", "the request body must be a JSON object");
         return node;
+    }
+
+    /** The whole body, within {@link #MAX_BODY_BYTES}; a client that closes before sending it all is no server error. */
+    private static byte[] bodyBytes(Context ctx) {
+        if (ctx.req().getContentLengthLong() > MAX_BODY_BYTES) throw tooLarge();
+        try {
+            return ctx.bodyAsBytes();
+        } catch (ContentTooLargeResponse e) {
+            throw tooLarge(); // a chunked body that grew past the limit
+        } catch (Exception e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof IOException) {
+                    throw new ApiException(CLIENT_CLOSED, "invalid_request_error", null, "client_closed", "the request body ended early: " + t.getMessage());
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static ApiException tooLarge() {
+        return new ApiException(413, "invalid_request_error", null, "request_too_large",
+                "the request body is larger than this server's limit of " + (MAX_BODY_BYTES >> 20) + " MiB");
     }
 
     void sendJson(Context ctx, JsonNode node) {
@@ -250,13 +390,27 @@ public final class FathomServer implements AutoCloseable {
         ServedModel m = ready();
         ObjectNode n = json.createObjectNode();
         n.put("object", "list");
-        ObjectNode d = n.putArray("data").addObject();
+        modelObject(n.putArray("data").addObject(), m);
+        sendJson(ctx, n);
+    }
+
+    /** {@code GET /models/{id}} (the OpenAI SDK's models.retrieve): the served model under its own id, else 404. */
+    private void model(Context ctx) {
+        ServedModel m = ready();
+        String id = ctx.pathParam("id");
+        if (!id.equals(m.id())) {
+            throw new ApiException(404, "invalid_request_error", "model", "model_not_found", "no such model: \"" + id + "\" (this server serves \"" + m.id() + "\")");
+        }
+        sendJson(ctx, modelObject(json.createObjectNode(), m));
+    }
+
+    private static ObjectNode modelObject(ObjectNode d, ServedModel m) {
         d.put("id", m.id());
         d.put("object", "model");
         d.put("created", m.created());
         d.put("owned_by", "fathom");
         d.put("context_length", m.engine().contextLength());
-        sendJson(ctx, n);
+        return d;
     }
 
     private void tokenize(Context ctx) {
@@ -371,6 +525,7 @@ public final class FathomServer implements AutoCloseable {
         long t0 = System.nanoTime();
         BlockingQueue<GenerationEvent> events = new LinkedBlockingQueue<>();
         long[] last = {0};
+        AtomicReference<GenerationResult> finished = new AtomicReference<>();
         Generation g = submit(m.engine(), r, e -> {
             if (e instanceof GenerationEvent.Output o && !o.tokens().isEmpty()) {
                 long now = System.nanoTime();
@@ -379,22 +534,44 @@ public final class FathomServer implements AutoCloseable {
                 last[0] = now;
             } else if (e instanceof GenerationEvent.Finished f) {
                 GenerationResult res = f.result();
+                finished.set(res);
                 metrics.usage(res.finishReason() == FinishReason.CANCELLED && res.tokens().isEmpty() && last[0] == 0 ? 0 : res.promptTokens(), res.completionTokens());
                 if (res.finishReason() == FinishReason.CANCELLED) metrics.cancelled();
             }
             events.add(e);
         });
         // A client that goes away is cancelled at once, queued or running, streaming or not: its slot and memory are freed.
-        try (ClientWatch watch = ClientWatch.start(ctx, () -> {
+        running.add(g);
+        AtomicBoolean gone = new AtomicBoolean();
+        Object writing = new Object(); // the probe and the stream write to the same response, one at a time
+        try (ClientWatch watch = ClientWatch.start(ctx, () -> probe(ctx, writing), () -> {
+            gone.set(true);
             g.cancel();
             LOG.fine(() -> "client disconnected, request " + g.id() + " cancelled");
         })) {
-            respond(ctx, g, events, stream, includeUsage, shape);
+            respond(ctx, g, events, stream, includeUsage, shape, writing, gone);
+        } finally {
+            running.remove(g);
+            if (finished.get() != null) ctx.attribute(RESULT, finished.get()); // for the access log
         }
     }
 
+    /** Something a client may ignore: an interim 102 before the response starts, an event-stream comment after. */
+    private void probe(Context ctx, Object writing) throws IOException {
+        synchronized (writing) {
+            if (ctx.res().isCommitted()) write(ctx.res().getOutputStream(), ": keep-alive\n\n");
+            else ClientWatch.interim(ctx, 102);
+        }
+    }
+
+    /** Why a generation was cancelled, as the API answers it: never as a normal finish. */
+    private static ApiException cancelled(boolean clientGone) {
+        return clientGone ? new ApiException(CLIENT_CLOSED, "invalid_request_error", null, "client_closed", "the client closed the connection")
+                : new ApiException(503, "server_error", null, "cancelled", "the request was cancelled: the server is shutting down");
+    }
+
     private void respond(Context ctx, Generation g, BlockingQueue<GenerationEvent> events, boolean stream, boolean includeUsage,
-                         Shape shape) throws IOException {
+                         Shape shape, Object writing, AtomicBoolean gone) throws IOException {
         if (!stream) {
             try {
                 while (true) {
@@ -403,6 +580,7 @@ public final class FathomServer implements AutoCloseable {
                     else if (e instanceof GenerationEvent.Finished f) {
                         GenerationResult fr = f.result();
                         if (fr.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", fr.error());
+                        if (fr.finishReason() == FinishReason.CANCELLED) throw cancelled(gone.get());
                         shape.finalChunks(fr);
                         sendJson(ctx, shape.response(fr));
                         return;
@@ -415,36 +593,39 @@ public final class FathomServer implements AutoCloseable {
             }
         }
         var res = ctx.res();
-        res.setStatus(200);
-        res.setContentType("text/event-stream; charset=utf-8");
-        res.setHeader("Cache-Control", "no-cache");
-        res.setHeader("X-Accel-Buffering", "no");
-        OutputStream out = res.getOutputStream();
-        try {
+        OutputStream out;
+        synchronized (writing) {
+            res.setStatus(200);
+            res.setContentType("text/event-stream; charset=utf-8");
+            res.setHeader("Cache-Control", "no-cache");
+            res.setHeader("X-Accel-Buffering", "no");
+            out = res.getOutputStream();
             out.flush();
+        }
+        try {
             boolean started = false;
             while (true) {
                 GenerationEvent e = events.poll(config.keepAliveMillis(), TimeUnit.MILLISECONDS);
                 if (e == null) {
-                    if (!started) write(out, ": keep-alive\n\n");
+                    if (!started) write(out, writing, ": keep-alive\n\n");
                     continue;
                 }
                 switch (e) {
                     case GenerationEvent.Started s -> started = true;
                     case GenerationEvent.Output o -> {
-                        for (ObjectNode c : shape.chunks(o)) write(out, "data: " + c + "\n\n");
+                        for (ObjectNode c : shape.chunks(o)) write(out, writing, "data: " + c + "\n\n");
                     }
                     case GenerationEvent.Finished f -> {
                         GenerationResult fr = f.result();
                         if (fr.finishReason() == FinishReason.ERROR) {
-                            ObjectNode err = json.createObjectNode();
-                            err.putObject("error").put("message", "internal server error").put("type", "server_error").put("code", "internal_error");
-                            write(out, "data: " + err + "\n\n");
+                            write(out, writing, "data: " + errorJson(new ApiException(500, "server_error", null, "internal_error", "internal server error")) + "\n\n");
+                        } else if (fr.finishReason() == FinishReason.CANCELLED) {
+                            write(out, writing, "data: " + errorJson(cancelled(gone.get())) + "\n\n");
                         } else {
-                            for (ObjectNode c : shape.finalChunks(fr)) write(out, "data: " + c + "\n\n");
-                            if (includeUsage) write(out, "data: " + shape.usageChunk(fr) + "\n\n");
+                            for (ObjectNode c : shape.finalChunks(fr)) write(out, writing, "data: " + c + "\n\n");
+                            if (includeUsage) write(out, writing, "data: " + shape.usageChunk(fr) + "\n\n");
                         }
-                        write(out, "data: [DONE]\n\n");
+                        write(out, writing, "data: [DONE]\n\n");
                         return;
                     }
                 }
@@ -455,6 +636,12 @@ public final class FathomServer implements AutoCloseable {
         } catch (InterruptedException e) {
             g.cancel();
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void write(OutputStream out, Object writing, String s) throws IOException {
+        synchronized (writing) {
+            write(out, s);
         }
     }
 

@@ -2,6 +2,8 @@ package dev.fathom.server;
 
 import dev.fathom.FathomException;
 
+import java.util.List;
+
 /**
  * How the server listens and batches.
  *
@@ -11,9 +13,14 @@ import dev.fathom.FathomException;
  * @param contextLength   positions per sequence (prompt plus output)
  * @param maxQueue        requests that may wait for a slot; more get 429
  * @param keepAliveMillis how often a streaming request waiting in the queue gets a {@code : keep-alive} comment
+ * @param corsOrigins     origins browsers may call from ({@code *} = any); empty = no CORS headers
+ * @param accessLog       how each request is logged, one line
  */
 public record ServerConfig(String host, int port, String apiKey, int parallel, int contextLength, int maxQueue,
-                           long keepAliveMillis) {
+                           long keepAliveMillis, List<String> corsOrigins, AccessLog accessLog) {
+    /** The access log's format. */
+    public enum AccessLog { OFF, TEXT, JSON }
+
     public ServerConfig {
         if (port < 0 || port > 65535) throw new FathomException("--port must be in 0..65535, got " + port);
         if (parallel < 1) throw new FathomException("--parallel must be >= 1, got " + parallel);
@@ -21,25 +28,40 @@ public record ServerConfig(String host, int port, String apiKey, int parallel, i
         if (maxQueue < 0) throw new FathomException("--queue must be >= 0, got " + maxQueue);
         if (keepAliveMillis < 1) throw new FathomException("the keep-alive interval must be >= 1 ms, got " + keepAliveMillis);
         if (apiKey != null && apiKey.isBlank()) throw new FathomException("--api-key must not be blank");
+        corsOrigins = List.copyOf(corsOrigins);
+        for (String o : corsOrigins) {
+            if (!o.equals("*") && !o.matches("https?://[^/\\s]+")) {
+                throw new FathomException("--cors: each origin must be * or scheme://host[:port], got \"" + o + "\"");
+            }
+        }
+        if (accessLog == null) throw new FathomException("the access log format must be given");
     }
 
     public static ServerConfig defaults() {
-        return new ServerConfig("127.0.0.1", 8080, null, 4, 4096, 64, 5000);
+        return new ServerConfig("127.0.0.1", 8080, null, 4, 4096, 64, 5000, List.of(), AccessLog.OFF);
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, apiKey, parallel, contextLength, maxQueue, keepAliveMillis);
+        return new ServerConfig(host, p, apiKey, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, accessLog);
     }
 
     public ServerConfig withApiKey(String k) {
-        return new ServerConfig(host, port, k, parallel, contextLength, maxQueue, keepAliveMillis);
+        return new ServerConfig(host, port, k, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, accessLog);
     }
 
     public ServerConfig withBatching(int par, int ctx, int queue) {
-        return new ServerConfig(host, port, apiKey, par, ctx, queue, keepAliveMillis);
+        return new ServerConfig(host, port, apiKey, par, ctx, queue, keepAliveMillis, corsOrigins, accessLog);
     }
 
     public ServerConfig withKeepAliveMillis(long ms) {
-        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, ms);
+        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, ms, corsOrigins, accessLog);
+    }
+
+    public ServerConfig withCors(List<String> origins) {
+        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, keepAliveMillis, origins, accessLog);
+    }
+
+    public ServerConfig withAccessLog(AccessLog format) {
+        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, format);
     }
 }

@@ -34,7 +34,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /** HTTP behaviour of a running server, through java.net.http and the OpenAI SDK. */
 class ServerBehaviourTest {
 
-    private static void assertError(Reply r, int status, String type, String messagePart) {
+    static void assertError(Reply r, int status, String type, String messagePart) {
         assertEquals(status, r.status(), r.body());
         JsonNode e = r.json().get("error");
         assertNotNull(e, r.body());
@@ -206,13 +206,13 @@ class ServerBehaviourTest {
     }
 
     /** A raw HTTP/1.1 connection that has sent one request and reads nothing, as a client that may go away. */
-    private static Socket rawPost(FathomServer s, String path, String body) throws IOException {
+    static Socket rawPost(FathomServer s, String path, String body) throws IOException {
         Socket c = new Socket("127.0.0.1", s.port());
         c.getOutputStream().write(request(path, body));
         return c;
     }
 
-    private static byte[] request(String path, String body) {
+    static byte[] request(String path, String body) {
         byte[] b = body.getBytes(StandardCharsets.UTF_8);
         String head = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n";
         byte[] h = head.getBytes(StandardCharsets.US_ASCII);
@@ -221,9 +221,13 @@ class ServerBehaviourTest {
         return all;
     }
 
-    /** Reads one 200 response (Content-Length or chunked) off a raw connection and returns its body. */
-    private static String readResponse(InputStream in) throws IOException {
+    /** Reads one 200 response (Content-Length or chunked) off a raw connection, past any interim 1xx, and returns its body. */
+    static String readResponse(InputStream in) throws IOException {
         String status = line(in);
+        while (status.startsWith("HTTP/1.1 1")) {
+            while (!line(in).isEmpty()) { } // an interim response's headers
+            status = line(in);
+        }
         assertTrue(status.startsWith("HTTP/1.1 200"), status);
         int length = -1;
         boolean chunked = false;
@@ -242,7 +246,7 @@ class ServerBehaviourTest {
         return body.toString(StandardCharsets.UTF_8);
     }
 
-    private static String line(InputStream in) throws IOException {
+    static String line(InputStream in) throws IOException {
         StringBuilder sb = new StringBuilder();
         for (int ch; (ch = in.read()) != '\n'; ) {
             if (ch < 0) throw new EOFException("the connection closed mid-response");
@@ -252,7 +256,7 @@ class ServerBehaviourTest {
     }
 
     /** Polls until the condition holds; the 60 s bound only stops a broken build from hanging, it is no speed check. */
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    static void await(String what, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) fail("still waiting: " + what);
@@ -260,7 +264,7 @@ class ServerBehaviourTest {
         }
     }
 
-    private static double metricValue(String metrics, String name) {
+    static double metricValue(String metrics, String name) {
         Matcher m = Pattern.compile("(?m)^" + name + " (\\S+)$").matcher(metrics);
         assertTrue(m.find(), name + " in " + metrics);
         return Double.parseDouble(m.group(1));
