@@ -101,11 +101,6 @@ public final class ChatTemplate {
                 + "'); give one with a tokenizer_config.json or a .jinja file");
     }
 
-    /** The template of GGUF metadata ({@code tokenizer.chat_template}); see {@link #forModel}. */
-    public static ChatTemplate fromGguf(GgufMetadata metadata, Tokenizer tokenizer) {
-        return forModel(metadata.findString(GGUF_KEY).orElse(null), metadata.findString("general.architecture").orElse(null), tokenizer);
-    }
-
     /**
      * The template of a Hugging Face {@code tokenizer_config.json} (or a model folder holding one). {@code chat_template}
      * may be a string or a list of {@code {name, template}} (the one named "default" is used, else the first); without

@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -196,10 +195,5 @@ public final class GgufCheckpoint implements Checkpoint {
     @Override
     public void close() {
         for (GgufFile f : parts) f.close();
-    }
-
-    @Override
-    public String toString() {
-        return source + " (" + format() + ", tensors " + Arrays.toString(tensors.keySet().stream().limit(3).toArray()) + "...)";
     }
 }

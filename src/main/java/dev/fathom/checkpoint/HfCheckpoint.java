@@ -54,6 +54,7 @@ public final class HfCheckpoint implements Checkpoint {
 
     private static final Pattern LAYER_NAME = Pattern.compile("layers\\.(\\d+)\\.(.+)\\.(weight|bias)");
     private static final Map<String, String> EXPERT = Map.of("w1", "gate_proj", "w2", "down_proj", "w3", "up_proj");
+    private static final Pattern EXPERT_NAME = Pattern.compile("layers\\.(\\d+)\\.ffn\\.experts\\.(w[123])\\.weight");
 
     private final Path folder;
     private final List<SafetensorsFile> shards;
@@ -308,7 +309,7 @@ public final class HfCheckpoint implements Checkpoint {
     /** One tensor per expert: {@code model.layers.N.mlp.experts.E.{gate,down,up}_proj.weight}. */
     @Override
     public Tensor[] experts(String name, int count, long in, long out) {
-        Matcher m = Pattern.compile("layers\\.(\\d+)\\.ffn\\.experts\\.(w[123])\\.weight").matcher(name);
+        Matcher m = EXPERT_NAME.matcher(name);
         if (!m.matches()) throw new IllegalArgumentException("not an expert tensor name: " + name);
         Tensor[] r = new Tensor[count];
         for (int e = 0; e < count; e++) {

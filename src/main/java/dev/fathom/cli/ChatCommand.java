@@ -49,15 +49,25 @@ final class ChatCommand implements Callable<Integer> {
 
     /** Ctrl-C stops the answer streaming now; at the prompt, the first one shows a hint and the second quits. */
     static final class Interrupts {
-        private Generation answer; // streaming now, else null
-        private boolean armed;     // Ctrl-C pressed once at the prompt
+        private boolean answering;   // between submitting an answer and its end
+        private Generation answer;   // the answer, once submit returned it
+        private boolean stopAsked;   // Ctrl-C came before submit returned
+        private boolean armed;       // Ctrl-C pressed once at the prompt
 
-        synchronized void streaming(Generation g) {
-            answer = g;
+        /** Called before the answer is submitted: its first tokens may stream before {@link #streaming} runs. */
+        synchronized void answering() {
+            answering = true;
+            stopAsked = false;
             armed = false;
         }
 
+        synchronized void streaming(Generation g) {
+            answer = g;
+            if (stopAsked) g.cancel();
+        }
+
         synchronized void atPrompt() {
+            answering = false;
             answer = null;
         }
 
@@ -66,8 +76,9 @@ final class ChatCommand implements Callable<Integer> {
         }
 
         synchronized Interrupt interrupt() {
-            if (answer != null) {
-                answer.cancel();
+            if (answering) {
+                if (answer != null) answer.cancel();
+                else stopAsked = true;
                 return Interrupt.STOPPED_ANSWER;
             }
             if (armed) return Interrupt.QUIT;
@@ -166,6 +177,7 @@ final class ChatCommand implements Callable<Integer> {
                     boolean[] inDim = {false};
                     GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
                             .withSampling(new SamplingParams(temperature, 0, topP, 0f, s + history.size()));
+                    ctrlC.answering();
                     Generation g = engine.submit(req, e -> {
                         if (e instanceof GenerationEvent.Output o) {
                             if (parser == null) out.print(o.text());

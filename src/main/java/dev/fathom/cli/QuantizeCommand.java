@@ -6,9 +6,6 @@ import dev.fathom.checkpoint.GgufCheckpoint;
 import dev.fathom.convert.GgufRequantizer;
 import dev.fathom.convert.QuantMix;
 import dev.fathom.gguf.GgufWriter;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -47,17 +44,13 @@ final class QuantizeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         QuantMix mix = QuantMix.fromName(type);
         if (Files.exists(out) && Files.exists(in) && Files.isSameFile(in, out)) throw new FathomException(out + ": is the input file");
-        if (Files.exists(out) && !force) throw new FathomException(out + ": exists (pass --force to overwrite it)");
+        if (Files.isDirectory(out)) throw new FathomException("OUT " + out + ": is a folder; give the file to write");
+        if (Files.exists(out) && !force) throw new FathomException("OUT " + out + ": exists (pass --force to overwrite it)");
         try (Checkpoint c = Checkpoint.open(in)) {
             if (!(c instanceof GgufCheckpoint g)) throw new FathomException(in + ": quantize reads GGUF files");
             GgufWriter w = GgufRequantizer.prepare(g, mix, allowRequantize);
-            long total = w.dataBytes();
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("quantizing").setInitialMax(total)
-                    .setStyle(ProgressBarStyle.ASCII).setUnit(" MiB", 1 << 20).showSpeed()
-                    .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
-                w.write(out, (name, done, all) -> bar.stepTo(done));
-            }
-            spec.commandLine().getErr().printf("wrote %s (%s, %s of tensor data, from %s)%n", out, mix.cliName(), Format.bytes(total),
+            GgufOutput.write(w, out, "OUT", "quantizing");
+            spec.commandLine().getErr().printf("wrote %s (%s, %s of tensor data, from %s)%n", out, mix.cliName(), Format.bytes(w.dataBytes()),
                     Format.bytes(c.fileBytes()));
         }
         return 0;

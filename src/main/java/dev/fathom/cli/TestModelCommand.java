@@ -5,15 +5,11 @@ import dev.fathom.gguf.GgufWriter;
 import dev.fathom.testmodel.Preset;
 import dev.fathom.convert.QuantMix;
 import dev.fathom.testmodel.TestModelWriter;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,16 +50,8 @@ final class TestModelCommand implements Callable<Integer> {
         TestModelWriter writer = new TestModelWriter(Preset.fromCliName(preset), layers == null ? 0 : layers, QuantMix.fromName(type), seed);
         GgufWriter gguf = writer.prepare();
         PrintWriter err = spec.commandLine().getErr();
-        long total = gguf.dataBytes();
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("writing").setInitialMax(total)
-                .setStyle(ProgressBarStyle.ASCII).setUnit(" MiB", 1 << 20).showSpeed()
-                .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
-            gguf.write(out, (name, done, all) -> bar.stepTo(done));
-        } catch (IOException e) {
-            // the writer's temporary file is an implementation detail: name the file asked for
-            throw new FathomException("--out " + out + ": cannot write it (" + FathomCli.reason(e) + ")");
-        }
-        err.printf("wrote %s (%s, %s of tensor data)%n", out, writer.describe(), Format.bytes(total));
+        GgufOutput.write(gguf, out, "--out", "writing");
+        err.printf("wrote %s (%s, %s of tensor data)%n", out, writer.describe(), Format.bytes(gguf.dataBytes()));
         return 0;
     }
 }

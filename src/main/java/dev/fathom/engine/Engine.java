@@ -418,7 +418,7 @@ public final class Engine implements AutoCloseable {
         try {
             a.g.listener.accept(e);
             return true;
-        } catch (RuntimeException ex) {
+        } catch (RuntimeException | Error ex) { // an Error thrown before the request joined the batch would leave it unfinished
             LOG.log(Level.WARNING, "listener of request " + a.g.id + " failed; cancelling it", ex);
             a.g.cancelled = true;
             end(a, FinishReason.CANCELLED, null);

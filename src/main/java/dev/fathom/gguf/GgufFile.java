@@ -1,6 +1,7 @@
 package dev.fathom.gguf;
 
 import dev.fathom.FathomException;
+import dev.fathom.tensor.MappedFile;
 import dev.fathom.tensor.Tensor;
 import dev.fathom.tensor.TensorType;
 
@@ -9,11 +10,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -189,16 +187,11 @@ public final class GgufFile implements AutoCloseable {
 
     /** Maps and parses {@code path}. Throws {@link GgufFormatException} (a {@link FathomException}) if malformed. */
     public static GgufFile open(Path path) throws IOException {
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            long size = ch.size();
-            MemorySegment seg = size == 0 ? MemorySegment.NULL.reinterpret(0) : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            return new GgufFile(path, arena, seg);
-        } catch (NoSuchFileException e) {
-            arena.close();
-            throw new FathomException(path + ": no such file");
-        } catch (IOException | RuntimeException e) {
-            arena.close();
+        MappedFile file = MappedFile.open(path);
+        try {
+            return new GgufFile(path, file.arena(), file.segment());
+        } catch (RuntimeException e) {
+            file.close();
             throw e;
         }
     }

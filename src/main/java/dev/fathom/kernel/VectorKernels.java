@@ -73,7 +73,10 @@ final class VectorKernels implements Kernels {
             long r1 = Math.min(firstRow + rows, (r0 / scales.block() + 1) * scales.block());
             for (int j = 0; j < nx; j++) {
                 int x = xOff + j * xStride;
-                for (int c = 0; c < n; c++) prepared[j * pl + c] = xs[x + c] * scales.get(r0, c);
+                for (int c0 = 0; c0 < n; c0 += scales.block()) {
+                    float s = scales.get(r0, c0);
+                    for (int c = c0, end = Math.min(n, c0 + scales.block()); c < end; c++) prepared[j * pl + c] = xs[x + c] * s;
+                }
             }
             products(k, w, r0, (int) (r1 - r0), n, pl, nx, out, outOff + (int) (r0 - firstRow), outStride);
             r0 = r1;

@@ -28,10 +28,6 @@ public final class BlockTable implements AutoCloseable {
         this.blocks = new int[Math.min((capacity + T - 1) / T, 16)];
     }
 
-    public KvBlockPool pool() {
-        return pool;
-    }
-
     public int capacity() {
         return capacity;
     }

@@ -45,7 +45,7 @@ final class DeepSeekMoe implements FeedForward {
                     sharedF > 0 ? w.matrix(p + "shared_experts.w2.weight", sharedF, h) : null,
                     sharedF > 0 ? w.matrix(p + "shared_experts.w3.weight", h, sharedF) : null);
         }
-        mlp = new SwiGluMlp(k, h, Math.max(f, sharedF), maxRows, layers.length);
+        mlp = new SwiGluMlp(k, h, Math.max(f, sharedF), maxRows);
         int topK = Math.max(used, 1);
         routerLogits = new float[maxRows * e];
         chosen = new int[maxRows * topK];

@@ -4,7 +4,6 @@ import dev.fathom.FathomException;
 import dev.fathom.checkpoint.ConfigValues;
 
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -142,11 +141,5 @@ public record DenseConfig(
         if (bosTokenId >= 0) m.put("bos_token_id", bosTokenId);
         if (eosTokenId >= 0) m.put("eos_token_id", eosTokenId);
         return new ConfigValues("config", m);
-    }
-
-    @Override
-    public String toString() {
-        return String.format(Locale.ROOT, "%s: hidden %d, %d layers, %d heads / %d KV heads x %d, ffn %d, vocab %d",
-                architecture, hiddenSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, headDim, intermediateSize, vocabSize);
     }
 }

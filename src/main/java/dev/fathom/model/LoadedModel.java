@@ -39,10 +39,6 @@ public record LoadedModel(String id, Checkpoint checkpoint, Transformer model, T
         }
     }
 
-    public ModelConfig config() {
-        return model.config();
-    }
-
     /** The chat template, or the reason there is none as an error. */
     public ChatTemplate requireTemplate() {
         if (template == null) throw new FathomException(templateError);

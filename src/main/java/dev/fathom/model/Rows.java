@@ -8,7 +8,6 @@ import dev.fathom.kv.BlockTable;
  * a fixed stride per row; a row's result never depends on the other rows.
  */
 final class Rows {
-    final int max;
     int n;
     final BlockTable[] caches;
     final int[] tokens;
@@ -17,7 +16,6 @@ final class Rows {
     final float[][] cos, sin;
 
     Rows(int max, int pairs) {
-        this.max = max;
         caches = new BlockTable[max];
         tokens = new int[max];
         positions = new int[max];

@@ -18,7 +18,11 @@ final class SwiGluMlp implements FeedForward {
 
     /** An MLP for the layers {@code dense[i]} is true for, each with intermediate size {@code f}. */
     SwiGluMlp(Weights w, Kernels k, int hidden, int f, boolean[] dense, int maxRows) {
-        this(k, hidden, f, maxRows, dense.length);
+        this.k = k;
+        this.h = hidden;
+        this.layers = new Layer[dense.length];
+        gate = new float[maxRows * f];
+        up = new float[maxRows * f];
         for (int i = 0; i < dense.length; i++) {
             if (!dense[i]) continue;
             String p = "layers." + i + ".ffn.";
@@ -28,10 +32,10 @@ final class SwiGluMlp implements FeedForward {
     }
 
     /** Scratch for products of intermediate size up to {@code maxF} (MoE experts), no layers of its own. */
-    SwiGluMlp(Kernels k, int hidden, int maxF, int maxRows, int layerCount) {
+    SwiGluMlp(Kernels k, int hidden, int maxF, int maxRows) {
         this.k = k;
         this.h = hidden;
-        this.layers = new Layer[layerCount];
+        this.layers = new Layer[0];
         gate = new float[maxRows * maxF];
         up = new float[maxRows * maxF];
     }

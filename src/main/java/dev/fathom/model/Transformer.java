@@ -8,6 +8,8 @@ import dev.fathom.kv.BlockTable;
 import dev.fathom.kv.KvBlockPool;
 import dev.fathom.tensor.Tensor;
 
+import java.util.Arrays;
+
 /**
  * The decoder-only transformer every supported architecture is (model.py's {@code Transformer}): an embedding, per
  * layer {@code x += attn(attn_norm(x))} and {@code x += ffn(ffn_norm(x))} with RMSNorm, then the final norm and the
@@ -72,9 +74,9 @@ public final class Transformer implements LanguageModel, AutoCloseable {
                     Rope rope = Rope.dense(d, divisors, ckpt.ropePermuted());
                     attention = new GroupedQueryAttention(d, w, rope, k, pool, MAX_ROWS);
                     boolean[] dense = new boolean[layers];
-                    java.util.Arrays.fill(dense, true);
+                    Arrays.fill(dense, true);
                     SwiGluMlp mlp = new SwiGluMlp(w, k, h, d.intermediateSize(), dense, MAX_ROWS);
-                    java.util.Arrays.fill(ffn, mlp);
+                    Arrays.fill(ffn, mlp);
                 }
             }
             norm = w.vector("norm.weight", h);

@@ -3,6 +3,7 @@ package dev.fathom.safetensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fathom.FathomException;
+import dev.fathom.tensor.MappedFile;
 import dev.fathom.tensor.Tensor;
 import dev.fathom.tensor.TensorType;
 
@@ -10,11 +11,8 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -99,14 +97,11 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Maps and parses {@code path}; a malformed file is a {@link FathomException} naming the file and the field. */
     public static SafetensorsFile open(Path path) throws IOException {
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            return new SafetensorsFile(path, arena, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
-        } catch (NoSuchFileException e) {
-            arena.close();
-            throw new FathomException(path + ": no such file");
-        } catch (IOException | RuntimeException e) {
-            arena.close();
+        MappedFile file = MappedFile.open(path);
+        try {
+            return new SafetensorsFile(path, file.arena(), file.segment());
+        } catch (RuntimeException e) {
+            file.close();
             throw e;
         }
     }

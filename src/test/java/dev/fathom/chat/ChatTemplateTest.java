@@ -99,7 +99,7 @@ class ChatTemplateTest {
     void ggufTemplateAndTokens() throws IOException {
         GgufMetadata md = Tokenizer.deepSeekV3Metadata();
         Tokenizer tok = Tokenizer.deepSeekV3();
-        ChatTemplate t = ChatTemplate.fromGguf(md, tok);
+        ChatTemplate t = ChatTemplate.forModel(md.getString(ChatTemplate.GGUF_KEY), "deepseek2", tok);
         assertEquals(BOS, t.bosToken());
         assertEquals(EOS, t.eosToken());
         assertEquals(BOS + "<｜User｜>Hi<｜Assistant｜>", t.render(List.of(ChatMessage.user("Hi")), true));
@@ -110,12 +110,9 @@ class ChatTemplateTest {
 
     @Test
     void deepseek2WithoutTemplateFallsBackToV3OthersFail() {
-        GgufMetadata noTemplate = GgufMetadata.builder().putAll(Tokenizer.deepSeekV3Metadata()).remove(ChatTemplate.GGUF_KEY)
-                .putString("general.architecture", "deepseek2").build();
         Tokenizer tok = Tokenizer.deepSeekV3();
-        assertEquals(ChatTemplate.deepSeekV3(BOS, EOS).source(), ChatTemplate.fromGguf(noTemplate, tok).source());
-        GgufMetadata llama = GgufMetadata.builder().putAll(noTemplate).putString("general.architecture", "llama").build();
-        var e = assertThrows(FathomException.class, () -> ChatTemplate.fromGguf(llama, tok));
+        assertEquals(ChatTemplate.deepSeekV3(BOS, EOS).source(), ChatTemplate.forModel(null, "deepseek2", tok).source());
+        var e = assertThrows(FathomException.class, () -> ChatTemplate.forModel(null, "llama", tok));
         assertTrue(e.getMessage().contains("no chat template"), e.getMessage());
     }
 

@@ -72,10 +72,18 @@ class ChatCommandTest {
             assertEquals(ChatCommand.Interrupt.HINT, ctrlC.interrupt(), "the first Ctrl-C at the prompt only hints");
             ctrlC.lineRead();
             assertEquals(ChatCommand.Interrupt.HINT, ctrlC.interrupt(), "a line read in between disarms it");
+            ctrlC.answering();
             var g = e.submit(GenerationRequest.greedy(f.tokenizer().encode("Hello"), 400), ev -> {});
             ctrlC.streaming(g);
             assertEquals(ChatCommand.Interrupt.STOPPED_ANSWER, ctrlC.interrupt());
             assertEquals(dev.fathom.engine.FinishReason.CANCELLED, g.result().join().finishReason());
+            ctrlC.atPrompt();
+            // Ctrl-C after submitting but before submit returned (the first tokens stream on the engine thread meanwhile)
+            ctrlC.answering();
+            assertEquals(ChatCommand.Interrupt.STOPPED_ANSWER, ctrlC.interrupt());
+            var early = e.submit(GenerationRequest.greedy(f.tokenizer().encode("Hello"), 400), ev -> {});
+            ctrlC.streaming(early);
+            assertEquals(dev.fathom.engine.FinishReason.CANCELLED, early.result().join().finishReason(), "the early Ctrl-C stops it");
             ctrlC.atPrompt();
             assertEquals(ChatCommand.Interrupt.HINT, ctrlC.interrupt(), "streaming disarmed the earlier Ctrl-C");
             assertEquals(ChatCommand.Interrupt.QUIT, ctrlC.interrupt(), "the second Ctrl-C at the prompt quits");

@@ -273,4 +273,18 @@ class EngineTest {
         }
         assertTrue(cuts > 0, "some n should cut a character (else this test shows nothing)");
     }
+
+    /** A listener that throws, even an Error and even on the first token (before the request joins the batch), ends that request only. */
+    @Test
+    void aThrowingListenerEndsItsRequestAndTheEngineGoesOn() {
+        int[] prompt = tokenizer.encode("The sea at night");
+        try (Engine engine = new Engine(model, tokenizer, new Engine.Options(2, 256, 8))) {
+            GenerationResult bad = engine.submit(GenerationRequest.greedy(prompt, 8), e -> {
+                if (e instanceof GenerationEvent.Output) throw new AssertionError("listener failure");
+            }).result().orTimeout(60, java.util.concurrent.TimeUnit.SECONDS).join();
+            assertEquals(FinishReason.CANCELLED, bad.finishReason());
+            GenerationResult good = engine.submit(GenerationRequest.greedy(prompt, 8), e -> {}).result().join();
+            assertEquals(textOf(prompt, 8), good.text());
+        }
+    }
 }

@@ -201,7 +201,7 @@ class TransformerTest {
              LoadedModel qwen = LoadedModel.open(Fixtures.golden("qwen2-tiny/model.gguf"), 1)) {
             assertEquals(32 + 16, v3.model().kvPool().entry());
             assertEquals(2 * 2 * 16, qwen.model().kvPool().entry());
-            assertEquals(3L * 64 * 4, qwen.config().kvBytesPerToken());
+            assertEquals(3L * 64 * 4, qwen.model().config().kvBytesPerToken());
         }
     }
 }
