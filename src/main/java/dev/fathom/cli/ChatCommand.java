@@ -93,6 +93,9 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    CacheOptions cache;
+
     @Option(names = {"-s", "--system"}, paramLabel = "TEXT", description = "A system message opening the conversation.")
     String system;
 
@@ -127,6 +130,7 @@ final class ChatCommand implements Callable<Integer> {
             ChatTemplate template = m.requireTemplate();
             boolean reasoningModel = template.isReasoning();
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
+            cache.apply(m, 1, ctx, 0, err); // each turn re-sends the conversation: its earlier blocks hit
             try (Engine engine = new Engine(m.model(), tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
                 ModelOption.warnContext(err, ctx, context);

@@ -31,6 +31,9 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
+    @Mixin
+    CacheOptions cache;
+
     @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String host;
 
@@ -107,7 +110,8 @@ final class ServeCommand implements Callable<Integer> {
             Runtime.getRuntime().halt(0); // a requested stop that went cleanly is a success, not the signal's 143
         }));
         try {
-            ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue), model.threads())).join();
+            ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue), model.threads(),
+                    loaded -> cache.apply(loaded, parallel, ctx, CacheOptions.DEFAULT_DISK, err))).join();
             ModelOption.warnContext(err, ctx, m.engine().contextLength());
             err.println("fathom: serving " + m.id() + " (context " + m.engine().contextLength() + ", parallel " + parallel
                     + (m.template() == null ? ", no chat template: /chat/completions disabled" : "") + ")");

@@ -7,6 +7,7 @@ import dev.fathom.tokenizer.Tokenizer;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,12 +20,14 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Continuous batching over one model: requests wait in a bounded queue, join the running batch between steps
- * (each new one is prefilled on its own), and every step runs one {@link LanguageModel#decodeBatch} over all
- * active sequences; a sequence leaves the batch as soon as it finishes or is cancelled. At most
- * {@link Options#parallel()} sequences run at once. Each request has its own sampler (own random stream), and
- * {@code decodeBatch} gives each row what a lone {@code decode} would, so a request's output does not depend on
- * what else is in the batch.
+ * Continuous batching over one model: requests wait in a bounded queue, join the running batch between steps, and
+ * every step runs one {@link LanguageModel#decodeBatch} over all active sequences; a sequence leaves the batch as
+ * soon as it finishes or is cancelled. At most {@link Options#parallel()} sequences run at once. A new request
+ * starts from the longest prefix of its prompt the model's prefix cache holds, and the rest of its prompt is
+ * prefilled in chunks of {@link Options#prefillChunk()} tokens, one chunk between two decode steps, so a long prompt
+ * does not stall the running streams. Each request has its own sampler (own random stream), and {@code decodeBatch}
+ * gives each row what a lone {@code decode} would, so a request's output does not depend on what else is in the
+ * batch, nor on how its prompt was chunked or cached (chunks and cached prefixes are whole 64-row groups).
  *
  * <p>One engine thread does all model work; {@link #submit} and {@link Generation#cancel} may be called from any
  * thread. Listeners are called on the engine thread (or on the cancelling thread for a request still queued).
@@ -44,12 +47,22 @@ public final class Engine implements AutoCloseable {
      * @param parallel      sequences decoded together at most
      * @param contextLength positions per sequence (prompt plus output)
      * @param maxQueue      requests that may wait for a slot; one more is refused with {@link QueueFullException}
+     * @param prefillChunk  prompt tokens prefilled between two decode steps (a multiple of 64)
      */
-    public record Options(int parallel, int contextLength, int maxQueue) {
+    public record Options(int parallel, int contextLength, int maxQueue, int prefillChunk) {
+        public static final int DEFAULT_PREFILL_CHUNK = 256;
+
         public Options {
             if (parallel < 1) throw new FathomException("parallel must be >= 1, got " + parallel);
             if (contextLength < 1) throw new FathomException("the context length must be >= 1, got " + contextLength);
             if (maxQueue < 0) throw new FathomException("the queue size must be >= 0, got " + maxQueue);
+            if (prefillChunk < 64 || prefillChunk % 64 != 0) {
+                throw new FathomException("the prefill chunk must be a positive multiple of 64, got " + prefillChunk);
+            }
+        }
+
+        public Options(int parallel, int contextLength, int maxQueue) {
+            this(parallel, contextLength, maxQueue, DEFAULT_PREFILL_CHUNK);
         }
     }
 
@@ -64,6 +77,8 @@ public final class Engine implements AutoCloseable {
     private final Condition wake = lock.newCondition();
     private final ArrayDeque<Generation> queue = new ArrayDeque<>();
     private final List<Active> active = new ArrayList<>();
+    /** Admitted requests whose prompt is still being prefilled, in arrival order. */
+    private final ArrayDeque<Active> prefilling = new ArrayDeque<>();
     private final AtomicLong ids = new AtomicLong();
     private final Thread thread;
     /** Requests taken from the queue and not finished yet (the batch plus those being admitted). */
@@ -168,8 +183,7 @@ public final class Engine implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        if (wasQueued) finish(g, new GenerationResult("", List.of(), FinishReason.CANCELLED, g.request.prompt().length, 0,
-                System.nanoTime() - g.submittedNanos, null));
+        if (wasQueued) finish(g, unstarted(g, System.nanoTime() - g.submittedNanos));
     }
 
     @Override
@@ -204,6 +218,8 @@ public final class Engine implements AutoCloseable {
         final long queuedNanos;
         LanguageModel.Sequence seq;
         float[] logits;
+        /** Prompt positions in the KV cache: from the prefix cache, then prefilled chunk by chunk. */
+        int cached, prefilled;
         int pos;
         int nextToken;
         boolean ended;
@@ -225,7 +241,7 @@ public final class Engine implements AutoCloseable {
             admitted.clear();
             lock.lock();
             try {
-                while (!closed && queue.isEmpty() && active.isEmpty()) wake.awaitUninterruptibly();
+                while (!closed && queue.isEmpty() && active.isEmpty() && prefilling.isEmpty()) wake.awaitUninterruptibly();
                 if (closed) break;
                 while (running.get() < options.parallel() && !queue.isEmpty()) {
                     admitted.add(queue.poll());
@@ -237,12 +253,15 @@ public final class Engine implements AutoCloseable {
             try {
                 for (Generation g : admitted) admit(g);
                 dropCancelled();
+                if (!prefilling.isEmpty()) prefillChunk(prefilling.peek());
                 if (!active.isEmpty()) step();
             } catch (RuntimeException | Error e) {
                 // A bug must not leave requests waiting forever: fail what is running and keep serving.
                 LOG.log(Level.SEVERE, "engine step failed", e);
                 for (Active a : active) end(a, FinishReason.ERROR, e);
+                for (Active a : prefilling) end(a, FinishReason.ERROR, e);
                 active.clear();
+                prefilling.clear();
             }
         }
         List<Generation> left;
@@ -254,28 +273,56 @@ public final class Engine implements AutoCloseable {
             lock.unlock();
         }
         for (Active a : active) end(a, FinishReason.CANCELLED, null);
+        for (Active a : prefilling) end(a, FinishReason.CANCELLED, null);
         active.clear();
-        for (Generation g : left) finish(g, new GenerationResult("", List.of(), FinishReason.CANCELLED, g.request.prompt().length, 0, 0, null));
+        prefilling.clear();
+        for (Generation g : left) finish(g, unstarted(g, 0));
+    }
+
+    /** The result of a request cancelled before it started. */
+    private static GenerationResult unstarted(Generation g, long queuedNanos) {
+        return new GenerationResult("", List.of(), FinishReason.CANCELLED, g.request.prompt().length, 0, 0, queuedNanos, null);
     }
 
     private void admit(Generation g) {
         long queued = System.nanoTime() - g.submittedNanos;
         if (g.cancelled) {
             running.decrementAndGet();
-            finish(g, new GenerationResult("", List.of(), FinishReason.CANCELLED, g.request.prompt().length, 0, queued, null));
+            finish(g, unstarted(g, queued));
             return;
         }
         Active a = new Active(g, queued);
         try {
             a.seq = model.newSequence(contextLength);
-            a.logits = model.forward(a.seq, a.r.prompt(), 0, false)[0];
-            a.pos = a.r.prompt().length;
+            a.cached = a.seq.attachCachedPrefix(a.r.prompt());
+            a.prefilled = a.cached;
         } catch (RuntimeException | OutOfMemoryError e) {
-            LOG.log(Level.SEVERE, "prefill failed for request " + g.id, e);
+            LOG.log(Level.SEVERE, "starting request " + g.id + " failed", e);
             end(a, FinishReason.ERROR, e);
             return;
         }
-        if (!emit(a, new GenerationEvent.Started(a.r.prompt().length, queued))) return;
+        prefilling.add(a);
+    }
+
+    /** Runs the next chunk of a's prompt; after the last one, a starts generating. */
+    private void prefillChunk(Active a) {
+        int[] prompt = a.r.prompt();
+        int n = Math.min(options.prefillChunk(), prompt.length - a.prefilled);
+        float[] logits;
+        try {
+            logits = model.forward(a.seq, Arrays.copyOfRange(prompt, a.prefilled, a.prefilled + n), a.prefilled, false)[0];
+        } catch (RuntimeException | OutOfMemoryError e) {
+            LOG.log(Level.SEVERE, "prefill failed for request " + a.g.id, e);
+            prefilling.remove(a);
+            end(a, FinishReason.ERROR, e);
+            return;
+        }
+        a.prefilled += n;
+        if (a.prefilled < prompt.length) return;
+        prefilling.remove(a);
+        a.logits = logits;
+        a.pos = prompt.length;
+        if (!emit(a, new GenerationEvent.Started(prompt.length, a.cached, a.queuedNanos))) return;
         if (a.r.maxTokens() == 0) {
             end(a, FinishReason.LENGTH, null);
             return;
@@ -295,6 +342,10 @@ public final class Engine implements AutoCloseable {
     }
 
     private void dropCancelled() {
+        prefilling.removeIf(a -> {
+            if (a.g.cancelled) end(a, FinishReason.CANCELLED, null);
+            return a.g.cancelled;
+        });
         for (int i = active.size() - 1; i >= 0; i--) {
             Active a = active.get(i);
             if (a.g.cancelled) {
@@ -434,7 +485,7 @@ public final class Engine implements AutoCloseable {
         a.seq = null;
         a.logits = null;
         finish(a.g, new GenerationResult(a.text.toString(), List.copyOf(a.tokens), reason, a.r.prompt().length,
-                a.tokens.size(), a.queuedNanos, error));
+                a.cached, a.tokens.size(), a.queuedNanos, error));
     }
 
     private static void finish(Generation g, GenerationResult result) {

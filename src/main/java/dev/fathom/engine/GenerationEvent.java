@@ -8,8 +8,11 @@ import java.util.List;
  * Listeners run on the engine thread and must return quickly (hand the event to another thread).
  */
 public sealed interface GenerationEvent {
-    /** The request left the queue and its prompt went through the model. */
-    record Started(int promptTokens, long queuedNanos) implements GenerationEvent {}
+    /**
+     * The request left the queue and its prompt went through the model; {@code cachedTokens} of it came from the
+     * prefix cache.
+     */
+    record Started(int promptTokens, int cachedTokens, long queuedNanos) implements GenerationEvent {}
 
     /**
      * New output: the tokens sampled in this step (none for the final flush) and the text that became final —

@@ -92,13 +92,14 @@ public final class KvBlockPool {
         refs[id]++;
     }
 
-    /** Drops one reference; the block is free for reuse when none is left. */
-    public synchronized void release(int id) {
+    /** Drops one reference; the block is free for reuse when none is left. Returns the references left. */
+    public synchronized int release(int id) {
         check(id);
         if (--refs[id] == 0) {
             if (freeCount == free.length) free = Arrays.copyOf(free, free.length * 2);
             free[freeCount++] = id;
         }
+        return refs[id];
     }
 
     public synchronized int refCount(int id) {

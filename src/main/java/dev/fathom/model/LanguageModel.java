@@ -14,6 +14,16 @@ public interface LanguageModel {
         /** Positions this sequence can hold. */
         int capacity();
 
+        /**
+         * Starts an empty sequence from the longest cached whole-block prefix of {@code prompt} that leaves the last
+         * token to compute.
+         *
+         * @return positions now cached (a multiple of 64; 0 when the model caches no prefixes)
+         */
+        default int attachCachedPrefix(int[] prompt) {
+            return 0;
+        }
+
         /** A new sequence sharing this one's cached positions (its blocks are shared, not copied). */
         Sequence fork();
 

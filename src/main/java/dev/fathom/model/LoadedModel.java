@@ -1,8 +1,14 @@
 package dev.fathom.model;
 
+import dev.fathom.CacheDirectory;
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatTemplate;
 import dev.fathom.checkpoint.Checkpoint;
+import dev.fathom.checkpoint.Fingerprint;
+import dev.fathom.kv.BlockHash;
+import dev.fathom.kv.DiskBlockStore;
+import dev.fathom.kv.KvBlockPool;
+import dev.fathom.kv.PrefixCache;
 import dev.fathom.tokenizer.Tokenizer;
 
 import java.io.IOException;
@@ -45,9 +51,29 @@ public record LoadedModel(String id, Checkpoint checkpoint, Transformer model, T
         return template;
     }
 
-    /** Stops the model's threads and unmaps the files. */
+    /**
+     * Keeps full KV blocks for reuse by later sequences: up to {@code memoryBytes} of unused blocks in memory and,
+     * when {@code diskBytes > 0}, up to that many bytes of block files in {@code directory} (null: a folder of this
+     * model's own under the {@link CacheDirectory}).
+     *
+     * @throws FathomException the directory cannot be used or another process holds it
+     */
+    public PrefixCache usePrefixCache(long memoryBytes, Path directory, long diskBytes) {
+        BlockHash root = BlockHash.root(Fingerprint.of(checkpoint), model.kvFormat());
+        KvBlockPool pool = model.kvPool();
+        DiskBlockStore disk = diskBytes <= 0 ? null : new DiskBlockStore(
+                directory != null ? directory : CacheDirectory.path().resolve("kv").resolve(root.hex()), root,
+                pool.layers(), pool.entry(), diskBytes);
+        PrefixCache cache = new PrefixCache(pool, root, memoryBytes, disk);
+        model.usePrefixCache(cache);
+        return cache;
+    }
+
+    /** Writes the prefix cache's pending blocks, stops the model's threads and unmaps the files. */
     @Override
     public void close() {
+        PrefixCache cache = model.prefixCache();
+        if (cache != null) cache.close();
         model.close();
         checkpoint.close();
     }

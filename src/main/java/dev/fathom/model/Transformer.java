@@ -6,6 +6,7 @@ import dev.fathom.kernel.Kernels;
 import dev.fathom.kernel.WorkerPool;
 import dev.fathom.kv.BlockTable;
 import dev.fathom.kv.KvBlockPool;
+import dev.fathom.kv.PrefixCache;
 import dev.fathom.tensor.Tensor;
 
 import java.util.Arrays;
@@ -37,6 +38,7 @@ public final class Transformer implements LanguageModel, AutoCloseable {
     private final FeedForward[] ffn;
     private final long activeBytes;
     private final KvBlockPool kvPool;
+    private volatile PrefixCache prefixCache;
     private final WorkerPool pool;
     private final Kernels k;
     private final Rows rows;
@@ -117,6 +119,22 @@ public final class Transformer implements LanguageModel, AutoCloseable {
         return kvPool;
     }
 
+    /** What, besides the weights and the tokens, decides a KV block's contents: its number format and layout. */
+    public String kvFormat() {
+        return "f32 " + kvPool.layers() + "x" + KvBlockPool.BLOCK_TOKENS + "x" + kvPool.entry() + " " + config.kvLayout();
+    }
+
+    /** Shares full KV blocks through {@code cache} (over {@link #kvPool()}) from the next new sequence on; null: none. */
+    public void usePrefixCache(PrefixCache cache) {
+        if (cache != null && cache.pool() != kvPool) throw new IllegalArgumentException("the cache belongs to another model");
+        this.prefixCache = cache;
+    }
+
+    /** The prefix cache in use, or null. */
+    public PrefixCache prefixCache() {
+        return prefixCache;
+    }
+
     @Override
     public int vocabSize() {
         return config.vocabSize();
@@ -136,7 +154,7 @@ public final class Transformer implements LanguageModel, AutoCloseable {
 
     @Override
     public State newSequence(int contextLength) {
-        return new State(new BlockTable(kvPool, contextLength));
+        return new State(new BlockTable(kvPool, contextLength, prefixCache));
     }
 
     /** One sequence: its block table. All scratch lives in the model. */
@@ -159,6 +177,11 @@ public final class Transformer implements LanguageModel, AutoCloseable {
         @Override
         public int capacity() {
             return cache.capacity();
+        }
+
+        @Override
+        public int attachCachedPrefix(int[] prompt) {
+            return cache.attachCachedPrefix(prompt);
         }
 
         @Override
@@ -212,7 +235,7 @@ public final class Transformer implements LanguageModel, AutoCloseable {
             }
             done += m;
         }
-        s.cache.commit(startPos + n);
+        s.cache.commit(startPos, tokens);
         return out;
     }
 
@@ -229,7 +252,7 @@ public final class Transformer implements LanguageModel, AutoCloseable {
         rows.n = 1;
         forwardRows(0);
         System.arraycopy(logits, 0, out, 0, out.length);
-        s.cache.commit(pos + 1);
+        s.cache.commit(pos, token);
     }
 
     @Override
@@ -253,7 +276,7 @@ public final class Transformer implements LanguageModel, AutoCloseable {
             forwardRows(0);
             for (int r = 0; r < m; r++) System.arraycopy(logits, r * config.vocabSize(), out[done + r], 0, config.vocabSize());
         }
-        for (int i = 0; i < count; i++) ((State) seqs[i]).cache.commit(positions[i] + 1);
+        for (int i = 0; i < count; i++) ((State) seqs[i]).cache.commit(positions[i], tokens[i]);
     }
 
     private void checkToken(int token) {

@@ -27,13 +27,25 @@ public record ServedModel(String id, long created, Engine engine, Tokenizer toke
 
     /** As {@link #load(Path, Engine.Options)} with {@code threads} kernel threads. */
     public static ServedModel load(Path path, Engine.Options options, int threads) throws IOException {
+        return load(path, options, threads, m -> {});
+    }
+
+    /** Setting up a loaded model before its engine starts (its prefix cache). */
+    @FunctionalInterface
+    public interface Setup {
+        void accept(LoadedModel model) throws IOException;
+    }
+
+    /** As {@link #load(Path, Engine.Options, int)}, with {@code setup} run on the model before the engine starts. */
+    public static ServedModel load(Path path, Engine.Options options, int threads, Setup setup) throws IOException {
         LoadedModel m = LoadedModel.open(path, threads);
         try {
+            setup.accept(m);
             Engine engine = new Engine(m.model(), m.tokenizer(), options);
             ChatTemplate t = m.template();
             return new ServedModel(m.id(), System.currentTimeMillis() / 1000, engine, m.tokenizer(), t, m.templateError(),
                     t != null && t.isReasoning(), m);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | IOException e) {
             m.close();
             throw e;
         }

@@ -12,7 +12,7 @@ class BlockTableTest {
     private static void append(BlockTable t, int from, int n, float base) {
         t.reserve(from, n);
         for (int p = from; p < from + n; p++) t.block(p)[t.offset(0, p)] = base + p;
-        t.commit(from + n);
+        t.commit(from, new int[n]);
     }
 
     private static float read(BlockTable t, int pos) {

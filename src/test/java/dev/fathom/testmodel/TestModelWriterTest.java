@@ -153,12 +153,12 @@ class TestModelWriterTest {
     @Test
     void demoModelCacheFollowsFathomCacheThenXdgThenHome() {
         java.util.Map<String, String> env = new java.util.HashMap<>(java.util.Map.of("FATHOM_CACHE", "/f", "XDG_CACHE_HOME", "/x", "HOME", "/h"));
-        assertEquals(java.nio.file.Path.of("/f"), DemoModel.cacheDir(env::get));
+        assertEquals(java.nio.file.Path.of("/f"), dev.fathom.CacheDirectory.of(env::get));
         env.put("FATHOM_CACHE", " ");
-        assertEquals(java.nio.file.Path.of("/x/fathom"), DemoModel.cacheDir(env::get), "a blank variable counts as unset");
+        assertEquals(java.nio.file.Path.of("/x/fathom"), dev.fathom.CacheDirectory.of(env::get), "a blank variable counts as unset");
         env.remove("XDG_CACHE_HOME");
-        assertEquals(java.nio.file.Path.of("/h/.cache/fathom"), DemoModel.cacheDir(env::get));
+        assertEquals(java.nio.file.Path.of("/h/.cache/fathom"), dev.fathom.CacheDirectory.of(env::get));
         env.remove("HOME");
-        assertEquals(java.nio.file.Path.of(System.getProperty("user.home"), ".cache", "fathom"), DemoModel.cacheDir(env::get));
+        assertEquals(java.nio.file.Path.of(System.getProperty("user.home"), ".cache", "fathom"), dev.fathom.CacheDirectory.of(env::get));
     }
 }
