@@ -2,7 +2,9 @@ package dev.fathom.cli;
 
 import dev.fathom.FathomException;
 import dev.fathom.engine.Engine;
+import dev.fathom.server.ApiKeys;
 import dev.fathom.server.FathomServer;
+import dev.fathom.server.Prices;
 import dev.fathom.server.ServedModel;
 import dev.fathom.server.ServerConfig;
 import picocli.CommandLine.Command;
@@ -22,7 +24,7 @@ import java.util.concurrent.Callable;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         header = "Serves a model over an OpenAI/DeepSeek-compatible HTTP API.",
         description = "Serves a model over an OpenAI/DeepSeek-compatible HTTP API (each endpoint also under /v1):"
-                + " POST /chat/completions, /completions, /tokenize, /detokenize; GET /models, /health, /metrics."
+                + " POST /chat/completions, /completions, /tokenize, /detokenize; GET /models, /health, /metrics, /usage."
                 + " Concurrent requests are decoded together (continuous batching). /health answers 503 while loading.")
 final class ServeCommand implements Callable<Integer> {
     @Spec
@@ -40,8 +42,20 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080", description = "Port to listen on, 0 = any free port (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' on every endpoint but /health (default: open; also $FATHOM_API_KEY).")
-    String apiKey;
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Require 'Authorization: Bearer KEY' on every endpoint but /health; may be given several times, each key's usage counted apart (default: open; also $FATHOM_API_KEY).")
+    List<String> apiKeys = List.of();
+
+    @Option(names = "--api-key-file", paramLabel = "FILE", description = "More API keys, one per line as 'KEY [NAME]' (the name shown in /usage and /metrics); # starts a comment.")
+    Path apiKeyFile;
+
+    @Option(names = "--admin-key", paramLabel = "KEY", description = "An API key that sees every key's usage at GET /usage; may be given several times.")
+    List<String> adminKeys = List.of();
+
+    @Option(names = "--price", paramLabel = "HIT,MISS,OUTPUT", description = "What GET /usage charges per million tokens: prompt tokens from the context cache, prompt tokens computed, generated tokens (default: DeepSeek's launch prices, 0.5,2,8 for V3 and 1,4,16 for a reasoning model).")
+    String price;
+
+    @Option(names = "--currency", paramLabel = "CODE", defaultValue = "CNY", description = "The currency of --price (default: ${DEFAULT-VALUE}).")
+    String currency;
 
     @Option(names = "--parallel", paramLabel = "N", defaultValue = "4", description = "Sequences decoded together at most; more requests queue (default: ${DEFAULT-VALUE}).")
     int parallel;
@@ -65,15 +79,19 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (shutdownGrace < 0) throw new FathomException("--shutdown-grace must be >= 0, got " + shutdownGrace);
         PrintWriter err = spec.commandLine().getErr();
-        String key = apiKey != null ? apiKey : System.getenv("FATHOM_API_KEY");
-        if (key != null && key.isEmpty()) key = null;
+        List<String> plain = apiKeys;
+        String envKey = System.getenv("FATHOM_API_KEY");
+        if (plain.isEmpty() && envKey != null && !envKey.isEmpty()) plain = List.of(envKey);
+        ApiKeys keys = ApiKeys.of(plain, adminKeys);
+        if (apiKeyFile != null) keys = keys.withFile(apiKeyFile);
+        Prices prices = price == null ? null : Prices.parse(price, currency);
         ServerConfig.AccessLog access = switch (logFormat.toLowerCase(java.util.Locale.ROOT)) {
             case "text" -> ServerConfig.AccessLog.TEXT;
             case "json" -> ServerConfig.AccessLog.JSON;
             case "off" -> ServerConfig.AccessLog.OFF;
             default -> throw new FathomException("--log-format must be text, json or off, got \"" + logFormat + "\"");
         };
-        ServerConfig config = new ServerConfig(host, port, key, parallel, ctx, queue, 5000, cors, access);
+        ServerConfig config = new ServerConfig(host, port, keys, parallel, ctx, queue, 5000, cors, access, prices);
         Path path = model.resolve(err);
         FathomServer server;
         try {

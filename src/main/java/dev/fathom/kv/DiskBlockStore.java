@@ -279,6 +279,11 @@ public final class DiskBlockStore implements AutoCloseable {
         }
     }
 
+    /** Writes block h on the caller's thread unless it is on disk or queued (closing: nothing waits on it then). */
+    public void writeNow(BlockHash h, int[] tokens, float[] data) {
+        if (!contains(h)) write(h, tokens, data);
+    }
+
     /** The data stops being readable from memory before its block may be released and reused. */
     private void finished(BlockHash h, Runnable done) {
         synchronized (this) {

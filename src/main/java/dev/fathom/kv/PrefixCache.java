@@ -175,11 +175,19 @@ public final class PrefixCache implements AutoCloseable {
         return new Stats(hitTokens, missTokens, byHash.size(), unused.size(), (long) byHash.size() * pool.blockBytes(), evictions);
     }
 
-    /** Drops every unused block from memory (written to disk first where it lacks them) and closes the disk store. */
+    /**
+     * Drops every unused block from memory and closes the disk store. Blocks the disk lacks are written first, on
+     * this thread: the background writer's bounded queue would drop most of a large cache.
+     */
     @Override
     public void close() {
         synchronized (this) {
-            for (Entry e : unused.values()) evict(e);
+            for (Entry e : unused.values()) {
+                if (disk != null) disk.writeNow(e.hash, e.tokens, pool.data(e.block));
+                byHash.remove(e.hash);
+                byBlock.remove(e.block);
+                pool.release(e.block);
+            }
             unused.clear();
         }
         if (disk != null) disk.close();

@@ -69,10 +69,15 @@ public record LoadedModel(String id, Checkpoint checkpoint, Transformer model, T
         return cache;
     }
 
+    /** The prefix cache set by {@link #usePrefixCache}, or null. */
+    public PrefixCache prefixCache() {
+        return model.prefixCache();
+    }
+
     /** Writes the prefix cache's pending blocks, stops the model's threads and unmaps the files. */
     @Override
     public void close() {
-        PrefixCache cache = model.prefixCache();
+        PrefixCache cache = prefixCache();
         if (cache != null) cache.close();
         model.close();
         checkpoint.close();

@@ -31,7 +31,6 @@ import org.eclipse.jetty.server.handler.GracefulHandler;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,7 +58,7 @@ import java.util.logging.Logger;
 public final class FathomServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(FathomServer.class.getName());
     static final Set<String> ENDPOINTS = Set.of("/health", "/models", "/completions", "/chat/completions", "/tokenize",
-            "/detokenize", "/metrics");
+            "/detokenize", "/metrics", "/usage");
 
     static final long IDLE_TIMEOUT_MILLIS = 30 * 60_000L;
     /** The status recorded for a client that went away before its answer (nginx's "client closed request"). */
@@ -85,11 +84,14 @@ public final class FathomServer implements AutoCloseable {
     private static final String STARTED = "fathom.started";
     private static final String RESULT = "fathom.result";
     private static final String ANSWERED = "fathom.answered";
+    private static final String KEY = "fathom.key";
+    private final UsageLedger ledger;
     private Javalin app;
 
     public FathomServer(ServerConfig config) {
         this.config = config;
-        this.metrics = new ServerMetrics(() -> model == null ? null : model.engine());
+        this.ledger = new UsageLedger(config.apiKeys());
+        this.metrics = new ServerMetrics(() -> model == null ? null : model.engine(), () -> model == null ? null : model.prefixCache(), ledger);
         String v = FathomServer.class.getPackage().getImplementationVersion();
         this.fingerprint = "fp_fathom_" + (v == null ? "dev" : v);
     }
@@ -122,6 +124,7 @@ public final class FathomServer implements AutoCloseable {
             route(cfg, "get", "/models", this::models);
             route(cfg, "get", "/models/<id>", this::model);
             route(cfg, "get", "/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
+            route(cfg, "get", "/usage", this::usage);
             route(cfg, "post", "/completions", ctx -> new Completions(this, ready()).handle(ctx));
             route(cfg, "post", "/chat/completions", ctx -> new ChatCompletions(this, ready()).handle(ctx));
             route(cfg, "post", "/tokenize", this::tokenize);
@@ -175,16 +178,20 @@ public final class FathomServer implements AutoCloseable {
         Long t0 = ctx.attribute(STARTED);
         long ms = t0 == null ? 0 : (System.nanoTime() - t0) / 1_000_000;
         GenerationResult r = ctx.attribute(RESULT);
+        ApiKeys.Key k = config.apiKeys().isOpen() ? null : ctx.attribute(KEY);
+        String key = k == null ? null : k.name();
         String line;
         if (config.accessLog() == ServerConfig.AccessLog.JSON) {
             ObjectNode n = json.createObjectNode();
             n.put("method", ctx.method().name()).put("path", ctx.path()).put("status", ctx.statusCode());
-            if (r != null) n.put("prompt_tokens", r.promptTokens()).put("completion_tokens", r.completionTokens());
+            if (r != null) n.put("prompt_tokens", r.promptTokens()).put("prompt_cache_hit_tokens", r.cachedTokens()).put("completion_tokens", r.completionTokens());
+            if (key != null) n.put("key", key);
             n.put("ms", ms);
             line = n.toString();
         } else {
             line = ctx.method().name() + " " + ctx.path() + " " + ctx.statusCode()
-                    + (r == null ? "" : " tokens=" + r.promptTokens() + "+" + r.completionTokens()) + " " + ms + "ms";
+                    + (r == null ? "" : " tokens=" + r.promptTokens() + "+" + r.completionTokens() + " cached=" + r.cachedTokens())
+                    + (key == null ? "" : " key=" + key) + " " + ms + "ms";
         }
         accessSink.accept(line);
     }
@@ -289,7 +296,10 @@ public final class FathomServer implements AutoCloseable {
     }
 
     private void authenticate(Context ctx) {
-        if (config.apiKey() == null) return;
+        if (config.apiKeys().isOpen()) {
+            ctx.attribute(KEY, ApiKeys.ANONYMOUS);
+            return;
+        }
         if (!config.corsOrigins().isEmpty() && ctx.method() == HandlerType.OPTIONS) return; // browsers send preflights without credentials
         String p = ctx.path();
         if (p.equals("/health") || p.equals("/v1/health")) return;
@@ -298,10 +308,28 @@ public final class FathomServer implements AutoCloseable {
             throw new ApiException(401, "authentication_error", null, "invalid_api_key",
                     "missing API key: send it as 'Authorization: Bearer KEY'");
         }
-        byte[] given = h.substring(7).trim().getBytes(StandardCharsets.UTF_8);
-        if (!MessageDigest.isEqual(given, config.apiKey().getBytes(StandardCharsets.UTF_8))) {
-            throw new ApiException(401, "authentication_error", null, "invalid_api_key", "invalid API key");
-        }
+        ApiKeys.Key key = config.apiKeys().find(h.substring(7).trim());
+        if (key == null) throw new ApiException(401, "authentication_error", null, "invalid_api_key", "invalid API key");
+        ctx.attribute(KEY, key);
+    }
+
+    /** GET /usage: the caller's key's tokens and their cost since the server started; every key's for an admin key. */
+    private void usage(Context ctx) {
+        ApiKeys.Key caller = ctx.attribute(KEY);
+        ServedModel m = model;
+        Prices p = config.prices() != null ? config.prices() : Prices.defaultFor(m != null && m.reasoning());
+        ObjectNode n = json.createObjectNode();
+        n.put("object", "usage");
+        ObjectNode prices = n.putObject("prices_per_million_tokens");
+        prices.put("currency", p.currency()).put("prompt_cache_hit", p.hit()).put("prompt_cache_miss", p.miss()).put("output", p.output());
+        ArrayNode keys = n.putArray("keys");
+        ledger.accounts().forEach((name, a) -> {
+            if (!caller.admin() && !name.equals(caller.name())) return;
+            keys.addObject().put("name", name).put("requests", a.requests.get())
+                    .put("prompt_cache_hit_tokens", a.hitTokens.get()).put("prompt_cache_miss_tokens", a.missTokens.get())
+                    .put("completion_tokens", a.completionTokens.get()).put("cost", a.cost(p));
+        });
+        sendJson(ctx, n);
     }
 
     void error(Context ctx, ApiException e) {
@@ -523,6 +551,7 @@ public final class FathomServer implements AutoCloseable {
     /** Runs a generation and answers it as JSON or as server-sent events. */
     void run(Context ctx, ServedModel m, GenerationRequest r, boolean stream, boolean includeUsage, Shape shape) throws IOException {
         long t0 = System.nanoTime();
+        ApiKeys.Key key = ctx.attribute(KEY);
         BlockingQueue<GenerationEvent> events = new LinkedBlockingQueue<>();
         long[] last = {0};
         AtomicReference<GenerationResult> finished = new AtomicReference<>();
@@ -535,7 +564,10 @@ public final class FathomServer implements AutoCloseable {
             } else if (e instanceof GenerationEvent.Finished f) {
                 GenerationResult res = f.result();
                 finished.set(res);
-                metrics.usage(res.finishReason() == FinishReason.CANCELLED && res.tokens().isEmpty() && last[0] == 0 ? 0 : res.promptTokens(), res.completionTokens());
+                boolean computed = !(res.finishReason() == FinishReason.CANCELLED && res.tokens().isEmpty() && last[0] == 0);
+                int prompt = computed ? res.promptTokens() : 0, hit = computed ? res.cachedTokens() : 0;
+                metrics.usage(prompt, hit, res.completionTokens());
+                ledger.record(key, prompt, hit, res.completionTokens());
                 if (res.finishReason() == FinishReason.CANCELLED) metrics.cancelled();
             }
             events.add(e);
@@ -655,8 +687,9 @@ public final class FathomServer implements AutoCloseable {
         u.put("prompt_tokens", r.promptTokens());
         u.put("completion_tokens", r.completionTokens());
         u.put("total_tokens", r.promptTokens() + r.completionTokens());
-        u.put("prompt_cache_hit_tokens", 0);
-        u.put("prompt_cache_miss_tokens", r.promptTokens());
+        u.put("prompt_cache_hit_tokens", r.cachedTokens());
+        u.put("prompt_cache_miss_tokens", r.promptTokens() - r.cachedTokens());
+        u.putObject("prompt_tokens_details").put("cached_tokens", r.cachedTokens());
         u.putObject("completion_tokens_details").put("reasoning_tokens", reasoningTokens);
         return u;
     }

@@ -8,16 +8,17 @@ import java.util.List;
  * How the server listens and batches.
  *
  * @param port            0 = any free port
- * @param apiKey          required as {@code Authorization: Bearer KEY} on every endpoint but /health; null = open
+ * @param apiKeys         one of them required as {@code Authorization: Bearer KEY} on every endpoint but /health; none = open
  * @param parallel        sequences generated together at most
  * @param contextLength   positions per sequence (prompt plus output)
  * @param maxQueue        requests that may wait for a slot; more get 429
  * @param keepAliveMillis how often a streaming request waiting in the queue gets a {@code : keep-alive} comment
  * @param corsOrigins     origins browsers may call from ({@code *} = any); empty = no CORS headers
  * @param accessLog       how each request is logged, one line
+ * @param prices          what {@code GET /usage} charges per million tokens; null = {@link Prices#defaultFor} the model
  */
-public record ServerConfig(String host, int port, String apiKey, int parallel, int contextLength, int maxQueue,
-                           long keepAliveMillis, List<String> corsOrigins, AccessLog accessLog) {
+public record ServerConfig(String host, int port, ApiKeys apiKeys, int parallel, int contextLength, int maxQueue,
+                           long keepAliveMillis, List<String> corsOrigins, AccessLog accessLog, Prices prices) {
     /** The access log's format. */
     public enum AccessLog { OFF, TEXT, JSON }
 
@@ -27,7 +28,7 @@ public record ServerConfig(String host, int port, String apiKey, int parallel, i
         if (contextLength < 1) throw new FathomException("--ctx must be >= 1, got " + contextLength);
         if (maxQueue < 0) throw new FathomException("--queue must be >= 0, got " + maxQueue);
         if (keepAliveMillis < 1) throw new FathomException("the keep-alive interval must be >= 1 ms, got " + keepAliveMillis);
-        if (apiKey != null && apiKey.isBlank()) throw new FathomException("--api-key must not be blank");
+        if (apiKeys == null) throw new FathomException("the API keys must be given (ApiKeys.open() for none)");
         corsOrigins = List.copyOf(corsOrigins);
         for (String o : corsOrigins) {
             if (!o.equals("*") && !o.matches("https?://[^/\\s]+")) {
@@ -38,30 +39,38 @@ public record ServerConfig(String host, int port, String apiKey, int parallel, i
     }
 
     public static ServerConfig defaults() {
-        return new ServerConfig("127.0.0.1", 8080, null, 4, 4096, 64, 5000, List.of(), AccessLog.OFF);
+        return new ServerConfig("127.0.0.1", 8080, ApiKeys.open(), 4, 4096, 64, 5000, List.of(), AccessLog.OFF, null);
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, apiKey, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, accessLog);
+        return new ServerConfig(host, p, apiKeys, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, accessLog, prices);
     }
 
     public ServerConfig withApiKey(String k) {
-        return new ServerConfig(host, port, k, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, accessLog);
+        return withApiKeys(ApiKeys.of(List.of(k), List.of()));
+    }
+
+    public ServerConfig withApiKeys(ApiKeys k) {
+        return new ServerConfig(host, port, k, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, accessLog, prices);
     }
 
     public ServerConfig withBatching(int par, int ctx, int queue) {
-        return new ServerConfig(host, port, apiKey, par, ctx, queue, keepAliveMillis, corsOrigins, accessLog);
+        return new ServerConfig(host, port, apiKeys, par, ctx, queue, keepAliveMillis, corsOrigins, accessLog, prices);
     }
 
     public ServerConfig withKeepAliveMillis(long ms) {
-        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, ms, corsOrigins, accessLog);
+        return new ServerConfig(host, port, apiKeys, parallel, contextLength, maxQueue, ms, corsOrigins, accessLog, prices);
     }
 
     public ServerConfig withCors(List<String> origins) {
-        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, keepAliveMillis, origins, accessLog);
+        return new ServerConfig(host, port, apiKeys, parallel, contextLength, maxQueue, keepAliveMillis, origins, accessLog, prices);
     }
 
     public ServerConfig withAccessLog(AccessLog format) {
-        return new ServerConfig(host, port, apiKey, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, format);
+        return new ServerConfig(host, port, apiKeys, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, format, prices);
+    }
+
+    public ServerConfig withPrices(Prices p) {
+        return new ServerConfig(host, port, apiKeys, parallel, contextLength, maxQueue, keepAliveMillis, corsOrigins, accessLog, p);
     }
 }
