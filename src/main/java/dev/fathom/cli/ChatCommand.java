@@ -114,6 +114,9 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--ctx", paramLabel = "N", defaultValue = "4096", description = "Context length for the conversation (default: ${DEFAULT-VALUE}).")
     int ctx;
 
+    @Option(names = "--stats", description = "After each answer, print on standard error its prompt tokens (how many came from the context cache), time to first token and speed.")
+    boolean stats;
+
     @Option(names = "--color", negatable = true, description = "Dim the reasoning with ANSI colours (default: when on a terminal).")
     Boolean color;
 
@@ -182,8 +185,11 @@ final class ChatCommand implements Callable<Integer> {
                     GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
                             .withSampling(new SamplingParams(temperature, 0, topP, 0f, s + history.size()));
                     ctrlC.answering();
+                    long submitted = System.nanoTime();
+                    long[] firstToken = {0};
                     Generation g = engine.submit(req, e -> {
                         if (e instanceof GenerationEvent.Output o) {
+                            if (firstToken[0] == 0 && !o.tokens().isEmpty()) firstToken[0] = System.nanoTime();
                             if (parser == null) out.print(o.text());
                             else for (ReasoningParser.Delta d : parser.feed(o.text())) show(out, d, dim, inDim);
                             out.flush();
@@ -199,6 +205,7 @@ final class ChatCommand implements Callable<Integer> {
                     if (r.finishReason() == FinishReason.CANCELLED) out.println("(answer stopped)");
                     if (r.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", r.error());
                     out.flush();
+                    if (stats) printStats(err, r, submitted, firstToken[0], System.nanoTime());
                     history.add(ChatMessage.assistant(parser == null ? r.text() : parser.content()));
                 }
             }
@@ -233,6 +240,15 @@ final class ChatCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             return null; // signals are reserved (-Xrs): Ctrl-C keeps its default, quitting
         }
+    }
+
+    private static void printStats(PrintWriter err, GenerationResult r, long submitted, long firstToken, long end) {
+        String speed = firstToken == 0 ? "" : String.format(java.util.Locale.ROOT, ", first token after %.0f ms", (firstToken - submitted) / 1e6)
+                + (r.completionTokens() < 2 ? "" : String.format(java.util.Locale.ROOT, ", %.1f tokens/s",
+                (r.completionTokens() - 1) / ((end - firstToken) / 1e9)));
+        err.println("(prompt " + r.promptTokens() + " tokens, " + r.cachedTokens() + " from the context cache; answer "
+                + r.completionTokens() + " tokens" + speed + ")");
+        err.flush();
     }
 
     private List<ChatMessage> withSystem(List<ChatMessage> history) {

@@ -54,6 +54,23 @@ class ChatCommandTest {
     }
 
     @Test
+    void theSecondTurnHitsOnTheFirstInTheContextCache() {
+        String system = "You are terse." + " Always answer in one short line, and never repeat the question.".repeat(8);
+        FathomCliTest.Run r = chat("Hello\nHow are you?\n/exit\n", "--ctx", "512", "--stats", "-s", system);
+        assertEquals(0, r.code(), r.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\(prompt (\\d+) tokens, (\\d+) from the context cache; answer 6 tokens")
+                .matcher(r.err());
+        assertTrue(m.find(), r.err());
+        int firstPrompt = Integer.parseInt(m.group(1));
+        assertEquals(0, Integer.parseInt(m.group(2)), "the first turn computes everything");
+        assertTrue(firstPrompt >= 128, "the system message fills whole blocks: " + firstPrompt);
+        assertTrue(m.find(), r.err());
+        int hit = Integer.parseInt(m.group(2));
+        assertEquals(0, hit % 64);
+        assertTrue(hit >= firstPrompt / 64 * 64, "the second turn re-sends the first: " + hit + " of its " + firstPrompt + " hit");
+    }
+
+    @Test
     void oldTurnsAreDroppedToFitTheContext() {
         // a 64-token context with 6 tokens per answer holds about two turns; the chat goes on regardless
         FathomCliTest.Run r = chat("one two three four five\nsix seven eight nine ten\neleven twelve thirteen\nfourteen fifteen\n", "--ctx", "48");
