@@ -132,7 +132,9 @@ final class ServeCommand implements Callable<Integer> {
                     loaded -> cache.apply(loaded, parallel, ctx, CacheOptions.DEFAULT_DISK, err))).join();
             ModelOption.warnContext(err, ctx, m.engine().contextLength());
             err.println("fathom: serving " + m.id() + " (context " + m.engine().contextLength() + ", parallel " + parallel
-                    + (m.template() == null ? ", no chat template: /chat/completions disabled" : "") + ")");
+                    + (m.template() == null ? ", no chat template: /chat/completions disabled" : "")
+                    + (keys.isOpen() ? ", open: no API key" : ", API keys: " + String.join(" ", keys.keys().stream().map(k -> k.name() + (k.admin() ? " (admin)" : "")).toList()))
+                    + ")");
             err.flush();
             serving.set(true);
         } catch (java.util.concurrent.CompletionException e) {
