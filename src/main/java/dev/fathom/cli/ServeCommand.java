@@ -78,6 +78,10 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (shutdownGrace < 0) throw new FathomException("--shutdown-grace must be >= 0, got " + shutdownGrace);
+        if (parallel < 1) throw new FathomException("--parallel must be >= 1, got " + parallel);
+        if (ctx < 1) throw new FathomException("--ctx must be >= 1, got " + ctx);
+        if (queue < 0) throw new FathomException("--queue must be >= 0, got " + queue);
+        Engine.Options batching = new Engine.Options(parallel, ctx, queue);
         PrintWriter err = spec.commandLine().getErr();
         List<String> plain = apiKeys;
         String envKey = System.getenv("FATHOM_API_KEY");
@@ -91,7 +95,7 @@ final class ServeCommand implements Callable<Integer> {
             case "off" -> ServerConfig.AccessLog.OFF;
             default -> throw new FathomException("--log-format must be text, json or off, got \"" + logFormat + "\"");
         };
-        ServerConfig config = new ServerConfig(host, port, keys, parallel, ctx, queue, 5000, cors, access, prices);
+        ServerConfig config = new ServerConfig(host, port, keys, 5000, cors, access, prices);
         Path path = model.resolve(err);
         FathomServer server;
         try {
@@ -128,7 +132,7 @@ final class ServeCommand implements Callable<Integer> {
             Runtime.getRuntime().halt(0); // a requested stop that went cleanly is a success, not the signal's 143
         }));
         try {
-            ServedModel m = server.loadAsync(() -> ServedModel.load(path, new Engine.Options(parallel, ctx, queue), model.threads(),
+            ServedModel m = server.loadAsync(() -> ServedModel.load(path, batching, model.threads(),
                     loaded -> cache.apply(loaded, parallel, ctx, CacheOptions.DEFAULT_DISK, err))).join();
             ModelOption.warnContext(err, ctx, m.engine().contextLength());
             err.println("fathom: serving " + m.id() + " (context " + m.engine().contextLength() + ", parallel " + parallel

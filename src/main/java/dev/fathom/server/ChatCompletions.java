@@ -11,7 +11,6 @@ import dev.fathom.engine.GenerationEvent;
 import dev.fathom.engine.GenerationRequest;
 import dev.fathom.engine.GenerationResult;
 import dev.fathom.engine.TokenInfo;
-import dev.fathom.tokenizer.Tokenizer;
 import io.javalin.http.Context;
 
 import java.io.IOException;
@@ -45,8 +44,10 @@ final class ChatCompletions implements FathomServer.Shape {
     }
 
     void handle(Context ctx) throws IOException {
-        JsonNode b = server.body(ctx);
-        List<ChatMessage> messages = messages(b);
+        JsonNode body = server.body(ctx);
+        Requests.ChatCompletionRequest req = RequestBinding.bind(body, Requests.ChatCompletionRequest.class);
+        Requests.GenerationFields common = RequestBinding.bind(body, Requests.GenerationFields.class);
+        List<ChatMessage> messages = messages(req.messages());
         if (model.template() == null) {
             throw ApiException.badRequest("messages", "no_chat_template", "this model cannot chat: " + model.templateError());
         }
@@ -63,86 +64,71 @@ final class ChatCompletions implements FathomServer.Shape {
         } catch (FathomException e) {
             throw ApiException.badRequest("messages", "invalid_request", "the chat template cannot render these messages: " + e.getMessage());
         }
-        Tokenizer t = model.tokenizer();
-        int[] ids = ChatTemplate.encodePrompt(t, prompt);
-
-        Boolean lp = Fields.bool(b, "logprobs");
-        Long top = Fields.integer(b, "top_logprobs", 0, GenerationRequest.MAX_TOP_LOGPROBS);
-        if (top != null && !Boolean.TRUE.equals(lp)) throw ApiException.invalid("top_logprobs", "needs \"logprobs\": true");
-        logprobs = Boolean.TRUE.equals(lp);
-        boolean stream = Boolean.TRUE.equals(Fields.bool(b, "stream"));
-        JsonNode so = Fields.object(b, "stream_options");
-        boolean includeUsage = so != null && Boolean.TRUE.equals(Fields.bool(so, "include_usage", "stream_options.include_usage"));
-        GenerationRequest r = server.generationRequest(b, ids, model.engine().contextLength(),
-                logprobs ? (top == null ? 0 : top.intValue()) : -1);
+        int[] ids = ChatTemplate.encodePrompt(model.tokenizer(), prompt);
+        if (req.topLogprobs() != null && !Boolean.TRUE.equals(req.logprobs())) throw ApiException.invalid("top_logprobs", "needs \"logprobs\": true");
+        logprobs = Boolean.TRUE.equals(req.logprobs());
+        GenerationRequest r = server.generationRequest(common, ids, logprobs ? (req.topLogprobs() == null ? 0 : req.topLogprobs().intValue()) : -1);
         split = model.reasoning() ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
-        server.run(ctx, model, r, stream, includeUsage, this);
+        server.run(ctx, model, r, common.streaming(), common.includeUsage(), this);
     }
 
-    static List<ChatMessage> messages(JsonNode b) {
-        JsonNode arr = Fields.field(b, "messages");
-        if (arr == null) throw ApiException.invalid("messages", "is required (a list of {role, content} objects)");
-        if (!arr.isArray() || arr.isEmpty()) throw ApiException.invalid("messages", "must be a non-empty list of messages, got " + Fields.describe(arr));
+    static List<ChatMessage> messages(List<Requests.Message> list) {
+        if (list == null) throw ApiException.invalid("messages", "is required (a list of {role, content} objects)");
+        if (list.isEmpty()) throw ApiException.invalid("messages", "must be a non-empty list of messages, got []");
         List<ChatMessage> out = new ArrayList<>();
-        for (int i = 0; i < arr.size(); i++) {
+        for (int i = 0; i < list.size(); i++) {
             String at = "messages[" + i + "]";
-            JsonNode m = arr.get(i);
-            if (!m.isObject()) throw ApiException.invalid(at, "must be an object with role and content, got " + Fields.describe(m));
-            String role = Fields.string(m, "role", at + ".role");
+            Requests.Message m = list.get(i);
+            if (m == null) throw ApiException.invalid(at, "must be an object with role and content, got null");
+            String role = m.role();
             if (role == null) throw ApiException.invalid(at + ".role", "is required");
             if (role.equals("developer")) role = "system"; // OpenAI's newer name for the system message
             if (!ROLES.contains(role)) throw ApiException.invalid(at + ".role", "must be one of system, developer, user, assistant, tool, got \"" + role + "\"");
-            String content = content(m, at + ".content");
-            List<ChatMessage.ToolCall> calls = role.equals("assistant") ? toolCalls(m, at + ".tool_calls") : null;
-            if (content == null && !(role.equals("assistant") && (calls != null || i == arr.size() - 1))) {
+            String content = content(m.content(), at + ".content");
+            List<ChatMessage.ToolCall> calls = role.equals("assistant") ? toolCalls(m.toolCalls(), at + ".tool_calls") : null;
+            if (content == null && !(role.equals("assistant") && (calls != null || i == list.size() - 1))) {
                 throw ApiException.invalid(at + ".content", "is required for a " + role + " message");
             }
-            String reasoningContent = Fields.string(m, "reasoning_content", at + ".reasoning_content");
-            String name = Fields.string(m, "name", at + ".name");
-            String toolCallId = Fields.string(m, "tool_call_id", at + ".tool_call_id");
-            if (role.equals("tool") && toolCallId == null) throw ApiException.invalid(at + ".tool_call_id", "is required for a tool message");
-            Boolean prefix = Fields.bool(m, "prefix", at + ".prefix");
-            if (Boolean.TRUE.equals(prefix) && (!role.equals("assistant") || i != arr.size() - 1)) {
+            if (role.equals("tool") && m.toolCallId() == null) throw ApiException.invalid(at + ".tool_call_id", "is required for a tool message");
+            if (Boolean.TRUE.equals(m.prefix()) && (!role.equals("assistant") || i != list.size() - 1)) {
                 throw ApiException.invalid(at + ".prefix", "only the last message, an assistant message, can be a prefix to continue");
             }
-            out.add(new ChatMessage(role, content, reasoningContent, calls, toolCallId, name, prefix));
+            out.add(new ChatMessage(role, content, m.reasoningContent(), calls, m.toolCallId(), m.name(), m.prefix()));
         }
         return out;
     }
 
     /** A string, or a list of {type: "text", text} parts joined. */
-    private static String content(JsonNode m, String at) {
-        JsonNode c = Fields.field(m, "content");
-        if (c == null) return null;
+    private static String content(JsonNode c, String at) {
+        if (c == null || c.isNull()) return null;
         if (c.isTextual()) return c.textValue();
         if (c.isArray()) {
             StringBuilder sb = new StringBuilder();
             for (int k = 0; k < c.size(); k++) {
                 JsonNode part = c.get(k);
-                String type = part.isObject() ? Fields.string(part, "type", at + "[" + k + "].type") : null;
-                if (!"text".equals(type)) throw ApiException.invalid(at + "[" + k + "]", "only {\"type\": \"text\", \"text\": ...} parts are supported, got " + Fields.describe(part));
-                String text = Fields.string(part, "text", at + "[" + k + "].text");
-                if (text == null) throw ApiException.invalid(at + "[" + k + "].text", "is required");
-                sb.append(text);
+                if (!part.isObject() || !"text".equals(part.path("type").textValue())) {
+                    throw ApiException.invalid(at + "[" + k + "]", "only {\"type\": \"text\", \"text\": ...} parts are supported, got " + RequestBinding.describe(part));
+                }
+                JsonNode text = part.get("text");
+                if (text == null || text.isNull()) throw ApiException.invalid(at + "[" + k + "].text", "is required");
+                if (!text.isTextual()) throw ApiException.invalid(at + "[" + k + "].text", "must be a string, got " + RequestBinding.describe(text));
+                sb.append(text.textValue());
             }
             return sb.toString();
         }
-        throw ApiException.invalid(at, "must be a string or a list of text parts, got " + Fields.describe(c));
+        throw ApiException.invalid(at, "must be a string or a list of text parts, got " + RequestBinding.describe(c));
     }
 
-    private static List<ChatMessage.ToolCall> toolCalls(JsonNode m, String at) {
-        JsonNode calls = Fields.field(m, "tool_calls");
+    private static List<ChatMessage.ToolCall> toolCalls(List<Requests.ToolCall> calls, String at) {
         if (calls == null) return null;
-        if (!calls.isArray()) throw ApiException.invalid(at, "must be a list, got " + Fields.describe(calls));
         List<ChatMessage.ToolCall> out = new ArrayList<>();
         for (int k = 0; k < calls.size(); k++) {
-            JsonNode c = calls.get(k);
-            JsonNode fn = c.isObject() ? Fields.object(c, "function") : null;
-            String name = fn == null ? null : Fields.string(fn, "name", at + "[" + k + "].function.name");
+            Requests.ToolCall c = calls.get(k);
+            String name = c == null || c.function() == null ? null : c.function().name();
             if (name == null) throw ApiException.invalid(at + "[" + k + "].function.name", "is required");
-            JsonNode args = Fields.field(fn, "arguments");
-            Object arguments = args == null ? null : args.isTextual() ? args.textValue() : args.toString();
-            out.add(new ChatMessage.ToolCall(Fields.string(c, "id", at + "[" + k + "].id"), name, arguments));
+            JsonNode args = c.function().arguments();
+            Object arguments = args == null || args.isNull() ? null : args.isTextual() ? args.textValue() : args.toString();
+            out.add(new ChatMessage.ToolCall(c.id(), name, arguments));
         }
         return out;
     }
@@ -200,9 +186,14 @@ final class ChatCompletions implements FathomServer.Shape {
         return out;
     }
 
-    /** After the events went through {@link #chunks} and {@link #finalChunks}. */
+    @Override
+    public void collect(GenerationEvent.Output o) {
+        split(o.text(), o.tokens().size(), false);
+    }
+
     @Override
     public ObjectNode response(GenerationResult r) {
+        split("", 0, true);
         ObjectNode c = server.envelope(id, "chat.completion", model, created);
         ObjectNode choice = c.putArray("choices").addObject();
         choice.put("index", 0);
@@ -215,6 +206,11 @@ final class ChatCompletions implements FathomServer.Shape {
         choice.put("finish_reason", FathomServer.finishReason(r));
         c.set("usage", usage(r));
         return c;
+    }
+
+    @Override
+    public String promptParam() {
+        return "messages";
     }
 
     @Override

@@ -40,11 +40,13 @@ final class Completions implements FathomServer.Shape {
     }
 
     void handle(Context ctx) throws IOException {
-        JsonNode b = server.body(ctx);
+        JsonNode body = server.body(ctx);
+        Requests.CompletionRequest req = RequestBinding.bind(body, Requests.CompletionRequest.class);
+        Requests.GenerationFields common = RequestBinding.bind(body, Requests.GenerationFields.class);
         Tokenizer t = model.tokenizer();
-        JsonNode p = Fields.field(b, "prompt");
-        if (p == null) throw ApiException.invalid("prompt", "is required (a string)");
-        String suffix = Fields.string(b, "suffix", "suffix");
+        JsonNode p = req.prompt();
+        if (p == null || p.isNull()) throw ApiException.invalid("prompt", "is required (a string)");
+        String suffix = req.suffix();
         int[] ids;
         if (p.isArray() && p.size() == 1 && (p.get(0).isTextual() || p.get(0).isArray())) p = p.get(0); // a list of one prompt
         if (p.isArray() && !p.isEmpty() && (p.get(0).isTextual() || p.get(0).isArray())) {
@@ -63,30 +65,19 @@ final class Completions implements FathomServer.Shape {
             }
             ids = t.encode(text, t.addBosByDefault(), true);
         } else if (p.isArray() && suffix == null) {
-            ids = new int[p.size()];
-            for (int i = 0; i < ids.length; i++) {
-                JsonNode v = p.get(i);
-                if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() >= t.vocabSize()) {
-                    throw ApiException.invalid("prompt[" + i + "]", "must be a token id in 0.." + (t.vocabSize() - 1) + " (or give the prompt as a string), got " + Fields.describe(v));
-                }
-                ids[i] = v.intValue();
-            }
+            ids = FathomServer.tokenIds(p, "prompt", t.vocabSize(), " (or give the prompt as a string)");
             promptText = t.decode(ids);
         } else {
-            throw ApiException.invalid("prompt", "must be a string" + (suffix == null ? " or a list of token ids" : "") + ", got " + Fields.describe(p));
+            throw ApiException.invalid("prompt", "must be a string" + (suffix == null ? " or a list of token ids" : "") + ", got " + RequestBinding.describe(p));
         }
         if (ids.length == 0) throw ApiException.invalid("prompt", "is empty");
-        Long lp = Fields.integer(b, "logprobs", 0, GenerationRequest.MAX_TOP_LOGPROBS);
-        logprobs = lp != null;
-        echo = Boolean.TRUE.equals(Fields.bool(b, "echo"));
+        logprobs = req.logprobs() != null;
+        echo = Boolean.TRUE.equals(req.echo());
         if (echo && suffix != null) throw ApiException.invalid("echo", "cannot be combined with suffix");
         if (echo && logprobs) throw ApiException.invalid("echo", "cannot be combined with logprobs here (the prompt's log-probabilities are not computed)");
         echoPending = echo;
-        boolean stream = Boolean.TRUE.equals(Fields.bool(b, "stream"));
-        JsonNode so = Fields.object(b, "stream_options");
-        boolean includeUsage = so != null && Boolean.TRUE.equals(Fields.bool(so, "include_usage", "stream_options.include_usage"));
-        GenerationRequest r = server.generationRequest(b, ids, model.engine().contextLength(), lp == null ? -1 : lp.intValue());
-        server.run(ctx, model, r, stream, includeUsage, this);
+        GenerationRequest r = server.generationRequest(common, ids, logprobs ? req.logprobs().intValue() : -1);
+        server.run(ctx, model, r, common.streaming(), common.includeUsage(), this);
     }
 
     private ObjectNode chunk(String text, List<TokenInfo> tokens, String finish) {
@@ -133,11 +124,20 @@ final class Completions implements FathomServer.Shape {
     }
 
     @Override
+    public void collect(GenerationEvent.Output o) {
+        // the response is built from the result's whole text
+    }
+
+    @Override
     public ObjectNode response(GenerationResult r) {
-        textOffset = 0; // chunks() advanced it
         ObjectNode c = chunk(echo ? promptText + r.text() : r.text(), r.tokens(), FathomServer.finishReason(r));
         c.set("usage", usage(r));
         return c;
+    }
+
+    @Override
+    public String promptParam() {
+        return "prompt";
     }
 
     @Override

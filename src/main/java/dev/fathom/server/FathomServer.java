@@ -441,15 +441,43 @@ public final class FathomServer implements AutoCloseable {
         return d;
     }
 
+    /** OpenAI's {@code stop}: a string or a list of strings. */
+    private static List<String> stops(JsonNode v) {
+        if (v == null || v.isNull()) return List.of();
+        List<String> out = new ArrayList<>();
+        if (v.isTextual()) out.add(v.textValue());
+        else if (v.isArray()) {
+            for (int i = 0; i < v.size(); i++) {
+                if (!v.get(i).isTextual()) throw ApiException.invalid("stop", "must be a string or a list of strings, item " + i + " is " + RequestBinding.describe(v.get(i)));
+                out.add(v.get(i).textValue());
+            }
+        } else throw ApiException.invalid("stop", "must be a string or a list of strings, got " + RequestBinding.describe(v));
+        if (out.size() > GenerationRequest.MAX_STOP_STRINGS) {
+            throw ApiException.invalid("stop", "at most " + GenerationRequest.MAX_STOP_STRINGS + " stop sequences, got " + out.size());
+        }
+        for (String x : out) if (x.isEmpty()) throw ApiException.invalid("stop", "a stop sequence is empty");
+        return out;
+    }
+
+    /** A JSON list of token ids, each checked against the vocabulary; errors name {@code field[i]}. */
+    static int[] tokenIds(JsonNode list, String field, int vocab, String hint) {
+        int[] ids = new int[list.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode v = list.get(i);
+            if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() >= vocab) {
+                throw ApiException.invalid(field + "[" + i + "]", "must be a token id in 0.." + (vocab - 1) + hint + ", got " + RequestBinding.describe(v));
+            }
+            ids[i] = v.intValue();
+        }
+        return ids;
+    }
+
     private void tokenize(Context ctx) {
         ServedModel m = ready();
-        JsonNode b = body(ctx);
-        String text = Fields.string(b, "content", "content");
-        if (text == null) text = Fields.string(b, "prompt", "prompt");
+        Requests.TokenizeRequest req = RequestBinding.bind(body(ctx), Requests.TokenizeRequest.class);
+        String text = req.content() != null ? req.content() : req.prompt();
         if (text == null) throw ApiException.invalid("content", "is required (the text to tokenize)");
-        Boolean addSpecial = Fields.bool(b, "add_special");
-        Boolean parseSpecial = Fields.bool(b, "parse_special");
-        Boolean withPieces = Fields.bool(b, "with_pieces");
+        Boolean addSpecial = req.addSpecial(), parseSpecial = req.parseSpecial(), withPieces = req.withPieces();
         Tokenizer t = m.tokenizer();
         int[] ids = t.encode(text, addSpecial == null ? t.addBosByDefault() : addSpecial && t.bosId() >= 0, parseSpecial == null || parseSpecial);
         ObjectNode n = json.createObjectNode();
@@ -463,19 +491,10 @@ public final class FathomServer implements AutoCloseable {
 
     private void detokenize(Context ctx) {
         ServedModel m = ready();
-        JsonNode b = body(ctx);
-        JsonNode tokens = Fields.field(b, "tokens");
-        if (tokens == null) throw ApiException.invalid("tokens", "is required (a list of token ids)");
-        if (!tokens.isArray()) throw ApiException.invalid("tokens", "must be a list of token ids, got " + Fields.describe(tokens));
-        int vocab = m.tokenizer().vocabSize();
-        int[] ids = new int[tokens.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonNode v = tokens.get(i);
-            if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() >= vocab) {
-                throw ApiException.invalid("tokens[" + i + "]", "must be a token id in 0.." + (vocab - 1) + ", got " + Fields.describe(v));
-            }
-            ids[i] = v.intValue();
-        }
+        JsonNode tokens = body(ctx).get("tokens");
+        if (tokens == null || tokens.isNull()) throw ApiException.invalid("tokens", "is required (a list of token ids)");
+        if (!tokens.isArray()) throw ApiException.invalid("tokens", "must be a list of token ids, got " + RequestBinding.describe(tokens));
+        int[] ids = tokenIds(tokens, "tokens", m.tokenizer().vocabSize(), "");
         ObjectNode n = json.createObjectNode();
         n.put("content", m.tokenizer().decode(ids));
         sendJson(ctx, n);
@@ -483,50 +502,34 @@ public final class FathomServer implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ generation
 
-    /** The sampling fields both generation endpoints share, checked. */
-    GenerationRequest generationRequest(JsonNode b, int[] prompt, int contextLength, int topLogprobs) {
-        Double temperature = Fields.number(b, "temperature", 0, 2);
-        Double topP = Fields.number(b, "top_p", 0, 1);
-        if (topP != null && topP == 0) throw ApiException.invalid("top_p", "must be greater than 0 and at most 1, got 0");
-        Long topK = Fields.integer(b, "top_k", 0, Integer.MAX_VALUE);
-        Double minP = Fields.number(b, "min_p", 0, 1);
-        Long seed = Fields.integer(b, "seed", Long.MIN_VALUE, Long.MAX_VALUE);
-        Double freq = Fields.number(b, "frequency_penalty", -2, 2);
-        Double pres = Fields.number(b, "presence_penalty", -2, 2);
-        Long maxTokens = Fields.integer(b, "max_tokens", 1, Integer.MAX_VALUE);
-        Long maxCompletion = Fields.integer(b, "max_completion_tokens", 1, Integer.MAX_VALUE);
-        if (maxTokens == null) maxTokens = maxCompletion;
-        Long n = Fields.integer(b, "n", 1, Integer.MAX_VALUE);
-        if (n != null && n != 1) throw ApiException.invalid("n", "only 1 choice per request is supported, got " + n);
-        List<String> stop = Fields.stringOrList(b, "stop", GenerationRequest.MAX_STOP_STRINGS);
-        JsonNode format = Fields.object(b, "response_format");
-        if (format != null) {
-            String type = Fields.string(format, "type", "response_format.type");
+    /** The engine's request for a prompt and the generation fields both endpoints share (bound and range-checked). */
+    GenerationRequest generationRequest(Requests.GenerationFields f, int[] prompt, int topLogprobs) {
+        if (f.topP() != null && f.topP() == 0) throw ApiException.invalid("top_p", "must be greater than 0 and at most 1, got 0");
+        if (f.n() != null && f.n() != 1) throw ApiException.invalid("n", "only 1 choice per request is supported, got " + f.n());
+        List<String> stop = stops(f.stop());
+        if (f.responseFormat() != null) {
+            String type = f.responseFormat().type();
             if (type == null || !(type.equals("text") || type.equals("json_object"))) {
                 throw ApiException.invalid("response_format.type", "must be \"text\" or \"json_object\", got " + (type == null ? "nothing" : "\"" + type + "\""));
             }
         }
-        Fields.string(b, "model", "model");
-        if (prompt.length > contextLength) {
-            throw ApiException.badRequest(b.has("messages") ? "messages" : "prompt", "context_length_exceeded", "the prompt has " + prompt.length
-                    + " tokens but the context holds " + contextLength + " (this server's --ctx)");
-        }
-        int max = (int) Math.min(maxTokens == null ? Integer.MAX_VALUE : maxTokens, Integer.MAX_VALUE);
-        float temp = temperature == null ? 1f : temperature.floatValue();
-        long s = seed != null ? seed : new SecureRandom().nextLong();
-        SamplingParams sp = new SamplingParams(temp, topK == null ? 0 : topK.intValue(), topP == null ? 1f : topP.floatValue(),
-                minP == null ? 0f : minP.floatValue(), s);
-        return new GenerationRequest(prompt, max, sp, freq == null ? 0 : freq.floatValue(), pres == null ? 0 : pres.floatValue(), stop, topLogprobs);
+        Long maxTokens = f.maxTokens() != null ? f.maxTokens() : f.maxCompletionTokens(); // both at most Integer.MAX_VALUE
+        SamplingParams sp = new SamplingParams(f.temperature() == null ? 1f : f.temperature().floatValue(),
+                f.topK() == null ? 0 : f.topK().intValue(), f.topP() == null ? 1f : f.topP().floatValue(),
+                f.minP() == null ? 0f : f.minP().floatValue(), f.seed() != null ? f.seed() : new SecureRandom().nextLong());
+        return new GenerationRequest(prompt, maxTokens == null ? Integer.MAX_VALUE : maxTokens.intValue(), sp,
+                f.frequencyPenalty() == null ? 0 : f.frequencyPenalty().floatValue(),
+                f.presencePenalty() == null ? 0 : f.presencePenalty().floatValue(), stop, topLogprobs);
     }
 
     /** Submits, mapping the engine's refusals to API errors. */
-    Generation submit(Engine engine, GenerationRequest r, Consumer<GenerationEvent> listener) {
+    Generation submit(Engine engine, GenerationRequest r, String promptParam, Consumer<GenerationEvent> listener) {
         try {
             return engine.submit(r, listener);
         } catch (QueueFullException e) {
             throw new ApiException(429, "rate_limit_error", null, "queue_full", e.getMessage() + "; try again later");
         } catch (PromptTooLongException e) {
-            throw ApiException.badRequest(null, "context_length_exceeded", e.getMessage()); // checked per endpoint before
+            throw ApiException.badRequest(promptParam, "context_length_exceeded", e.getMessage() + " (this server's --ctx)");
         } catch (FathomException e) {
             throw ApiException.badRequest(null, "invalid_request", e.getMessage());
         }
@@ -534,14 +537,20 @@ public final class FathomServer implements AutoCloseable {
 
     /** How an endpoint turns engine events into JSON. */
     interface Shape {
-        /** Chunks for one Output event (may be none). */
+        /** Streaming: the chunks for one Output event (may be none). */
         List<ObjectNode> chunks(GenerationEvent.Output o);
 
-        /** The final chunk(s) carrying the finish reason. */
+        /** Streaming: the final chunk(s) carrying the finish reason. */
         List<ObjectNode> finalChunks(GenerationResult r);
 
-        /** The whole response for a non-streaming request (after its events went through chunks and finalChunks). */
+        /** Not streaming: takes in one Output event's text. */
+        void collect(GenerationEvent.Output o);
+
+        /** Not streaming: the whole response, after every Output event was {@linkplain #collect collected}. */
         ObjectNode response(GenerationResult r);
+
+        /** The field a too-long prompt is reported on. */
+        String promptParam();
 
         ObjectNode usage(GenerationResult r);
 
@@ -555,7 +564,7 @@ public final class FathomServer implements AutoCloseable {
         BlockingQueue<GenerationEvent> events = new LinkedBlockingQueue<>();
         long[] last = {0};
         AtomicReference<GenerationResult> finished = new AtomicReference<>();
-        Generation g = submit(m.engine(), r, e -> {
+        Generation g = submit(m.engine(), r, shape.promptParam(), e -> {
             if (e instanceof GenerationEvent.Output o && !o.tokens().isEmpty()) {
                 long now = System.nanoTime();
                 if (last[0] == 0) metrics.firstToken(now - t0);
@@ -608,12 +617,11 @@ public final class FathomServer implements AutoCloseable {
             try {
                 while (true) {
                     GenerationEvent e = events.take();
-                    if (e instanceof GenerationEvent.Output o) shape.chunks(o);
+                    if (e instanceof GenerationEvent.Output o) shape.collect(o);
                     else if (e instanceof GenerationEvent.Finished f) {
                         GenerationResult fr = f.result();
                         if (fr.finishReason() == FinishReason.ERROR) throw new IllegalStateException("generation failed", fr.error());
                         if (fr.finishReason() == FinishReason.CANCELLED) throw cancelled(gone.get());
-                        shape.finalChunks(fr);
                         sendJson(ctx, shape.response(fr));
                         return;
                     }

@@ -37,7 +37,7 @@ public final class ServerBenchmark {
             return;
         }
         Path model = args.length > 0 ? Path.of(args[0]) : DemoModel.ensure(new PrintWriter(System.err, true));
-        ServerConfig cfg = ServerConfig.defaults().withPort(0).withBatching(n, 2048, 64);
+        ServerConfig cfg = ServerConfig.defaults().withPort(0);
         try (FathomServer s = new FathomServer(cfg).start()) {
             s.loadAsync(() -> ServedModel.load(model, new Engine.Options(n, 2048, 64))).join();
             report(model.getFileName().toString(), URI.create("http://127.0.0.1:" + s.port()), tokens, n);

@@ -1,5 +1,7 @@
 package dev.fathom.server;
 
+import dev.fathom.engine.Engine;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.openai.client.OpenAIClient;
 import com.openai.core.JsonValue;
@@ -32,7 +34,7 @@ class OpenAiClientTest {
 
     @BeforeAll
     static void start() {
-        server = TestServers.start(ServerConfig.defaults().withBatching(8, 512, 32), tinyModel());
+        server = TestServers.start(ServerConfig.defaults(), new Engine.Options(8, 512, 32), tinyModel());
         client = TestServers.client(server, null);
     }
 

@@ -61,7 +61,7 @@ class ReasoningTest {
         Path file = dir.resolve(preset + ".gguf");
         new dev.fathom.testmodel.TestModelWriter(dev.fathom.testmodel.Preset.fromCliName(preset), 0,
                 dev.fathom.convert.QuantMix.Q8_0, 3).prepare().write(file);
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 512, 4), file)) {
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(2, 512, 4), file)) {
             assertTrue(s.model().reasoning(), "the R1-Distill template opens <think>");
             OpenAIClient client = client(s, null);
             ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(preset)
@@ -84,7 +84,7 @@ class ReasoningTest {
 
     @Test
     void anUnclosedThinkIsAllReasoningAndCounted() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 512, 4), r1Model())) {
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(2, 512, 4), r1Model())) {
             assertTrue(s.model().reasoning());
             ChatCompletion c = client(s, null).chat().completions().create(ChatCompletionCreateParams.builder().model("r1-tiny")
                     .addUserMessage("Why is the sky blue?").maxCompletionTokens(16).temperature(0.0).build());

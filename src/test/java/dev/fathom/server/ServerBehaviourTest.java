@@ -65,7 +65,7 @@ class ServerBehaviourTest {
 
     @Test
     void apiKeyIsRequiredExceptOnHealth() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withApiKey("sekret").withBatching(2, 256, 4), tinyModel())) {
+        try (FathomServer s = start(ServerConfig.defaults().withApiKey("sekret"), new Engine.Options(2, 256, 4), tinyModel())) {
             assertEquals(200, get(s, "/health").status());
             assertError(get(s, "/metrics"), 401, "authentication_error", "missing API key");
             assertError(post(s, "/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":2}"), 401, "authentication_error", "missing API key");
@@ -81,7 +81,7 @@ class ServerBehaviourTest {
 
     @Test
     void malformedAndInvalidRequestsGetClearErrors() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 128, 4), tinyModel())) {
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(2, 128, 4), tinyModel())) {
             assertError(post(s, "/v1/chat/completions", "{\"messages\": [}"), 400, "invalid_request_error", "not valid JSON");
             assertError(post(s, "/v1/chat/completions", "[1,2]"), 400, "invalid_request_error", "JSON object");
             assertError(post(s, "/v1/chat/completions", "{}"), 422, "invalid_request_error", "messages: is required");
@@ -105,7 +105,7 @@ class ServerBehaviourTest {
 
     @Test
     void tokenizeAndDetokenizeRoundTrip() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(1, 128, 1), tinyModel())) {
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(1, 128, 1), tinyModel())) {
             JsonNode t = post(s, "/tokenize", "{\"content\":\"Hello world\"}").json();
             int[] expected = s.model().tokenizer().encode("Hello world");
             assertEquals(expected.length, t.get("tokens").size());
@@ -118,8 +118,8 @@ class ServerBehaviourTest {
 
     @Test
     void queueFullIs429AndQueuedStreamsGetKeepAlives() throws Exception {
-        ServerConfig cfg = ServerConfig.defaults().withBatching(1, 4096, 1).withKeepAliveMillis(50);
-        try (FathomServer s = start(cfg, tinyModel())) {
+        ServerConfig cfg = ServerConfig.defaults().withKeepAliveMillis(50);
+        try (FathomServer s = start(cfg, new Engine.Options(1, 4096, 1), tinyModel())) {
             HttpResponse<InputStream> busy = postStream(s, "/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":4000,\"stream\":true}");
             BufferedReader busyLines = new BufferedReader(new InputStreamReader(busy.body(), StandardCharsets.UTF_8));
             assertTrue(busyLines.readLine().startsWith("data: "), "the first request runs");
@@ -146,7 +146,7 @@ class ServerBehaviourTest {
     /** A client that sends a non-streaming request and closes its connection while it runs is cancelled at once. */
     @Test
     void nonStreamingClientThatDisconnectsIsCancelled() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(1, 16384, 2), tinyModel())) {
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(1, 16384, 2), tinyModel())) {
             Engine engine = s.model().engine();
             try (Socket client = rawPost(s, "/v1/chat/completions", LONG)) {
                 await("the request runs", () -> engine.activeCount() == 1);
@@ -167,8 +167,8 @@ class ServerBehaviourTest {
      */
     @Test
     void queuedClientsThatDisconnectAreCancelled() throws Exception {
-        ServerConfig cfg = ServerConfig.defaults().withBatching(1, 16384, 2).withKeepAliveMillis(600_000);
-        try (FathomServer s = start(cfg, tinyModel())) {
+        ServerConfig cfg = ServerConfig.defaults().withKeepAliveMillis(600_000);
+        try (FathomServer s = start(cfg, new Engine.Options(1, 16384, 2), tinyModel())) {
             Engine engine = s.model().engine();
             try (Socket running = rawPost(s, "/v1/chat/completions", LONG)) {
                 await("the first request runs", () -> engine.activeCount() == 1);
@@ -189,7 +189,7 @@ class ServerBehaviourTest {
     /** Watching a connection for its close must not swallow a request pipelined behind the one being answered. */
     @Test
     void pipelinedRequestIsServedAfterALongOne() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(2, 1024, 2), tinyModel());
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(2, 1024, 2), tinyModel());
              Socket c = rawPost(s, "/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":600,\"temperature\":0}")) {
             c.setSoTimeout(120_000);
             Engine engine = s.model().engine();
@@ -279,7 +279,7 @@ class ServerBehaviourTest {
     /** The same greedy request gives the same text alone or beside seven other streams. */
     @Test
     void outputIsIndependentOfTheBatch() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(8, 512, 16), tinyModel())) {
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(8, 512, 16), tinyModel())) {
             String req = "{\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about whales\"}],\"max_tokens\":32,\"temperature\":0}";
             String alone = post(s, "/v1/chat/completions", req).json().at("/choices/0/message/content").asText();
             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
@@ -299,7 +299,7 @@ class ServerBehaviourTest {
     /** 50 concurrent mixed requests: plain, streaming, cancelled midway, malformed, invalid; all answered correctly. */
     @Test
     void fiftyConcurrentMixedRequests() throws Exception {
-        try (FathomServer s = start(ServerConfig.defaults().withBatching(6, 512, 64), tinyModel())) {
+        try (FathomServer s = start(ServerConfig.defaults(), new Engine.Options(6, 512, 64), tinyModel())) {
             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
             List<Future<String>> results = new ArrayList<>();
             for (int i = 0; i < 50; i++) {

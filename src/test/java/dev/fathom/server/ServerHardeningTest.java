@@ -1,5 +1,7 @@
 package dev.fathom.server;
 
+import dev.fathom.engine.Engine;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -27,7 +29,7 @@ class ServerHardeningTest {
 
     @BeforeAll
     static void start() {
-        server = TestServers.start(ServerConfig.defaults().withBatching(4, 512, 16), tinyModel());
+        server = TestServers.start(ServerConfig.defaults(), new Engine.Options(4, 512, 16), tinyModel());
     }
 
     @AfterAll

@@ -32,7 +32,7 @@ class ServerRoutesTest {
 
     @BeforeAll
     static void start() {
-        ServerConfig cfg = ServerConfig.defaults().withBatching(4, 512, 16).withApiKey(KEY).withCors(List.of(ORIGIN))
+        ServerConfig cfg = ServerConfig.defaults().withApiKey(KEY).withCors(List.of(ORIGIN))
                 .withAccessLog(ServerConfig.AccessLog.JSON).withPort(0);
         server = new FathomServer(cfg).accessLog(accessLog::add).start();
         server.loadAsync(() -> ServedModel.load(tinyModel(), new dev.fathom.engine.Engine.Options(4, 512, 16))).join();
@@ -146,7 +146,7 @@ class ServerRoutesTest {
 
     @Test
     void queueFullCarriesRetryAfter() throws Exception {
-        try (FathomServer s = TestServers.start(ServerConfig.defaults().withBatching(1, 4096, 0), tinyModel())) {
+        try (FathomServer s = TestServers.start(ServerConfig.defaults(), new dev.fathom.engine.Engine.Options(1, 4096, 0), tinyModel())) {
             HttpResponse<InputStream> busy = postStream(s, "/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":4000,\"stream\":true}");
             assertTrue(new BufferedReader(new InputStreamReader(busy.body(), StandardCharsets.UTF_8)).readLine().startsWith("data: "));
             HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/completions"))

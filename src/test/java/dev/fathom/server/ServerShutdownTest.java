@@ -29,7 +29,7 @@ class ServerShutdownTest {
 
     @Test
     void requestsThatFinishWithinTheGracePeriodAreAnsweredWhole() throws Exception {
-        FathomServer s = start(ServerConfig.defaults().withBatching(2, 1024, 4), tinyModel());
+        FathomServer s = start(ServerConfig.defaults(), new Engine.Options(2, 1024, 4), tinyModel());
         Engine engine = s.model().engine();
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
         Future<String> stream = pool.submit(() -> new String(postStream(s, "/v1/completions",
@@ -48,7 +48,7 @@ class ServerShutdownTest {
 
     @Test
     void newRequestsGet503AndRequestsPastTheGracePeriodEndCleanly() throws Exception {
-        FathomServer s = start(ServerConfig.defaults().withBatching(2, 16384, 4), tinyModel());
+        FathomServer s = start(ServerConfig.defaults(), new Engine.Options(2, 16384, 4), tinyModel());
         Engine engine = s.model().engine();
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
         Future<String> stream = pool.submit(() -> {

@@ -26,10 +26,10 @@ final class TestServers {
         return Fixtures.golden("v3-tiny/model.gguf");
     }
 
-    /** A started server with the v3-tiny model loaded. */
-    static FathomServer start(ServerConfig config, Path model) {
+    /** A started server with the model loaded, its engine batching as {@code options} say. */
+    static FathomServer start(ServerConfig config, Engine.Options options, Path model) {
         FathomServer s = new FathomServer(config.withPort(0)).start();
-        s.loadAsync(() -> ServedModel.load(model, new Engine.Options(config.parallel(), config.contextLength(), config.maxQueue()))).join();
+        s.loadAsync(() -> ServedModel.load(model, options)).join();
         return s;
     }
 
