@@ -32,7 +32,7 @@ public final class ApiKeys {
         return new ApiKeys(List.of());
     }
 
-    /** Unnamed keys are named {@code key-1}, {@code key-2}, ... in the order given (admin keys {@code admin-1}, ...). */
+    /** Keys are named {@code key-1}, {@code key-2}, ... in the order given, admin keys {@code admin-1}, ... */
     public static ApiKeys of(List<String> keys, List<String> adminKeys) {
         List<Key> all = new ArrayList<>();
         for (String k : keys) all.add(new Key("key-" + (all.size() + 1), k, false));
@@ -41,8 +41,8 @@ public final class ApiKeys {
     }
 
     /**
-     * Adds the keys of a file: one per line as {@code KEY [NAME]}; blank lines and lines starting with {@code #}
-     * are skipped.
+     * Adds the keys of a file: one per line as {@code KEY [NAME]} (an unnamed one is {@code key-N}, N its place among the keys that are not admin keys);
+     * blank lines and lines starting with {@code #} are skipped.
      */
     public ApiKeys withFile(Path file) {
         List<String> lines;
@@ -56,7 +56,7 @@ public final class ApiKeys {
             String line = lines.get(i).strip();
             if (line.isEmpty() || line.startsWith("#")) continue;
             String[] parts = line.split("\\s+", 2);
-            String name = parts.length > 1 ? parts[1] : "key-" + (all.size() + 1);
+            String name = parts.length > 1 ? parts[1] : "key-" + (all.stream().filter(k -> !k.admin()).count() + 1);
             if (!name.matches("[A-Za-z0-9._@-]{1,64}")) {
                 throw new FathomException(file + " line " + (i + 1) + ": a key's name must be 1-64 letters, digits or ._@-, got \"" + name + "\"");
             }

@@ -338,6 +338,9 @@ class ServerContextCacheTest {
         assertTrue(assertThrows(dev.fathom.FathomException.class, () -> ApiKeys.open().withFile(f)).getMessage().contains("two API keys are named same"));
         Files.writeString(f, "sk-1 a\nsk-1 b\n");
         assertTrue(assertThrows(dev.fathom.FathomException.class, () -> ApiKeys.open().withFile(f)).getMessage().contains("given twice"));
+        Files.writeString(f, "sk-1\nsk-2 named\nsk-3\n");
+        assertEquals(List.of("admin-1", "key-1", "named", "key-3"), ApiKeys.of(List.of(), List.of("sk-0")).withFile(f).keys().stream()
+                .map(ApiKeys.Key::name).toList(), "an unnamed key is named by its place among the keys that are not admin keys");
         Files.writeString(f, "sk-1 bad/name\n");
         assertTrue(assertThrows(dev.fathom.FathomException.class, () -> ApiKeys.open().withFile(f)).getMessage().contains(f + " line 1"));
         assertTrue(assertThrows(dev.fathom.FathomException.class, () -> ApiKeys.open().withFile(dir.resolve("missing"))).getMessage()
