@@ -49,6 +49,9 @@ public interface Checkpoint extends AutoCloseable {
         return arch;
     }
 
+    /** The sampling the model's publisher recommends (each part null where not given). */
+    SamplingDefaults samplingDefaults();
+
     /** The file (or first file) the checkpoint was read from, for messages. */
     String source();
 

@@ -32,6 +32,7 @@ public final class GgufCheckpoint implements Checkpoint {
 
     private final List<GgufFile> parts;
     private final GgufMetadata metadata;
+    private final SamplingDefaults sampling;
     private final Map<String, Tensor> tensors;
     private final String source;
     private final String architecture;
@@ -59,6 +60,7 @@ public final class GgufCheckpoint implements Checkpoint {
         this.architecture = Checkpoint.supported(source, metadata.getString("general.architecture"));
         this.config = GgufNames.config(metadata, source);
         this.tokenizer = Tokenizer.fromGguf(metadata, source);
+        this.sampling = SamplingDefaults.fromGguf(metadata, source);
     }
 
     /** Opens a GGUF file; for the first part of a split, every part. */
@@ -98,6 +100,11 @@ public final class GgufCheckpoint implements Checkpoint {
             for (GgufFile f : parts) f.close();
             throw e;
         }
+    }
+
+    @Override
+    public SamplingDefaults samplingDefaults() {
+        return sampling;
     }
 
     @Override

@@ -66,6 +66,7 @@ public final class HfCheckpoint implements Checkpoint {
     private final ConfigValues config;
     private final Tokenizer tokenizer;
     private final String template;
+    private final SamplingDefaults sampling;
 
     @SuppressWarnings("unchecked")
     private HfCheckpoint(Path folder, List<SafetensorsFile> shards) throws IOException {
@@ -110,6 +111,7 @@ public final class HfCheckpoint implements Checkpoint {
             }
         }
         this.template = t;
+        this.sampling = SamplingDefaults.fromGenerationConfig(folder);
     }
 
     /** {@code quantization_config.weight_block_size} (DeepSeek-V3: [128, 128]); square blocks only. */
@@ -183,6 +185,11 @@ public final class HfCheckpoint implements Checkpoint {
         if (part.equals("ffn.gate")) return p + (suffix.equals("weight") ? "mlp.gate.weight" : "mlp.gate.e_score_correction_bias");
         String name = LAYER.get(part);
         return name == null ? null : p + name + "." + suffix;
+    }
+
+    @Override
+    public SamplingDefaults samplingDefaults() {
+        return sampling;
     }
 
     @Override

@@ -10,6 +10,7 @@ import dev.fathom.engine.Generation;
 import dev.fathom.engine.GenerationEvent;
 import dev.fathom.engine.GenerationRequest;
 import dev.fathom.engine.GenerationResult;
+import dev.fathom.checkpoint.SamplingDefaults;
 import dev.fathom.engine.SamplingParams;
 import dev.fathom.model.LoadedModel;
 import dev.fathom.tokenizer.Tokenizer;
@@ -102,11 +103,11 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", defaultValue = "512", description = "Tokens per answer at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temp", paramLabel = "T", defaultValue = "0.6", description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
-    float temperature;
+    @Option(names = "--temp", paramLabel = "T", description = "Temperature; 0 = greedy (default: the model's recommended, from generation_config.json or GGUF general.sampling.temp, else 0.6).")
+    Float temperature;
 
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.95", description = "Top-p, 1 = off (default: ${DEFAULT-VALUE}).")
-    float topP;
+    @Option(names = "--top-p", paramLabel = "P", description = "Top-p, 1 = off (default: the model's recommended, else 0.95).")
+    Float topP;
 
     @Option(names = "--seed", paramLabel = "S", description = "Random seed (default: random).")
     Long seed;
@@ -133,6 +134,9 @@ final class ChatCommand implements Callable<Integer> {
             ChatTemplate template = m.requireTemplate();
             boolean reasoningModel = template.isReasoning();
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
+            SamplingDefaults recommended = m.checkpoint().samplingDefaults();
+            float temp = temperature != null ? temperature : recommended.temperature(0.6f);
+            float p = topP != null ? topP : recommended.topP(0.95f);
             cache.apply(m, 1, ctx, 0, err); // each turn re-sends the conversation: its earlier blocks hit
             try (Engine engine = new Engine(m.model(), tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
@@ -183,7 +187,7 @@ final class ChatCommand implements Callable<Integer> {
                             ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
                     boolean[] inDim = {false};
                     GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
-                            .withSampling(new SamplingParams(temperature, 0, topP, 0f, s + history.size()));
+                            .withSampling(new SamplingParams(temp, 0, p, 0f, s + history.size()));
                     ctrlC.answering();
                     long submitted = System.nanoTime();
                     long[] firstToken = {0};

@@ -1,5 +1,6 @@
 package dev.fathom.cli;
 
+import dev.fathom.checkpoint.SamplingDefaults;
 import dev.fathom.engine.SamplingParams;
 import dev.fathom.FathomException;
 import dev.fathom.engine.Engine;
@@ -35,15 +36,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", defaultValue = "128", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temp", paramLabel = "T", defaultValue = "" + SamplingParams.DEFAULT_TEMPERATURE,
-            description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
-    float temperature;
+    @Option(names = "--temp", paramLabel = "T",
+            description = "Temperature; 0 = greedy (default: the model's recommended, from generation_config.json or GGUF general.sampling.temp, else " + SamplingParams.DEFAULT_TEMPERATURE + ").")
+    Float temperature;
 
-    @Option(names = "--top-k", paramLabel = "K", defaultValue = "" + SamplingParams.DEFAULT_TOP_K, description = "Top-k, 0 = off (default: ${DEFAULT-VALUE}).")
-    int topK;
+    @Option(names = "--top-k", paramLabel = "K", description = "Top-k, 0 = off (default: the model's recommended, else " + SamplingParams.DEFAULT_TOP_K + ").")
+    Integer topK;
 
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "" + SamplingParams.DEFAULT_TOP_P, description = "Top-p, 1 = off (default: ${DEFAULT-VALUE}).")
-    float topP;
+    @Option(names = "--top-p", paramLabel = "P", description = "Top-p, 1 = off (default: the model's recommended, else " + SamplingParams.DEFAULT_TOP_P + ").")
+    Float topP;
 
     @Option(names = "--min-p", paramLabel = "M", defaultValue = "" + SamplingParams.DEFAULT_MIN_P, description = "Min-p, 0 = off (default: ${DEFAULT-VALUE}).")
     float minP;
@@ -61,9 +62,11 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new FathomException("-n must be >= 0, got " + maxTokens);
         if (ctx <= 0) throw new FathomException("--ctx must be positive, got " + ctx);
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong() >>> 1;
-        SamplingParams params = new SamplingParams(temperature, topK, topP, minP, s);
         try (LoadedModel m = model.load(err);
              Engine engine = new Engine(m.model(), m.tokenizer(), new Engine.Options(1, ctx, 0))) {
+            SamplingDefaults d = m.checkpoint().samplingDefaults();
+            SamplingParams params = new SamplingParams(temperature != null ? temperature : d.temperature(SamplingParams.DEFAULT_TEMPERATURE),
+                    topK != null ? topK : d.topK(SamplingParams.DEFAULT_TOP_K), topP != null ? topP : d.topP(SamplingParams.DEFAULT_TOP_P), minP, s);
             ModelOption.warnContext(err, ctx, engine.contextLength());
             int[] ids = engine.tokenizer().encode(prompt);
             long t0 = System.nanoTime();

@@ -57,6 +57,10 @@ final class InspectCommand implements Callable<Integer> {
                     tok.bosId() == Tokenizer.NO_TOKEN ? "-" : tok.bosId(), tok.eosId() == Tokenizer.NO_TOKEN ? "-" : tok.eosId(),
                     tok.addBosByDefault() ? "yes" : "no");
             out.println("chat template: " + (f.chatTemplate().isPresent() ? "yes" : "no"));
+            var sampling = f.samplingDefaults();
+            out.println("sampling:      " + (sampling.equals(dev.fathom.checkpoint.SamplingDefaults.NONE) ? "no recommendation in the file"
+                    : "recommended temperature " + sampling.temperature() + ", top_p " + sampling.topP() + ", top_k " + sampling.topK()
+                    + " (used where a request or option gives none)"));
 
             Map<TensorType, long[]> byType = new EnumMap<>(TensorType.class); // count, elements, bytes
             long params = 0;

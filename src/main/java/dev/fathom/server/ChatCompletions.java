@@ -67,7 +67,7 @@ final class ChatCompletions implements FathomServer.Shape {
         int[] ids = ChatTemplate.encodePrompt(model.tokenizer(), prompt);
         if (req.topLogprobs() != null && !Boolean.TRUE.equals(req.logprobs())) throw ApiException.invalid("top_logprobs", "needs \"logprobs\": true");
         logprobs = Boolean.TRUE.equals(req.logprobs());
-        GenerationRequest r = server.generationRequest(common, ids, logprobs ? (req.topLogprobs() == null ? 0 : req.topLogprobs().intValue()) : -1);
+        GenerationRequest r = server.generationRequest(common, model.sampling(), ids, logprobs ? (req.topLogprobs() == null ? 0 : req.topLogprobs().intValue()) : -1);
         split = model.reasoning() ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
         server.run(ctx, model, r, common.streaming(), common.includeUsage(), this);
     }

@@ -76,7 +76,7 @@ final class Completions implements FathomServer.Shape {
         if (echo && suffix != null) throw ApiException.invalid("echo", "cannot be combined with suffix");
         if (echo && logprobs) throw ApiException.invalid("echo", "cannot be combined with logprobs here (the prompt's log-probabilities are not computed)");
         echoPending = echo;
-        GenerationRequest r = server.generationRequest(common, ids, logprobs ? req.logprobs().intValue() : -1);
+        GenerationRequest r = server.generationRequest(common, model.sampling(), ids, logprobs ? req.logprobs().intValue() : -1);
         server.run(ctx, model, r, common.streaming(), common.includeUsage(), this);
     }
 

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.FathomException;
+import dev.fathom.checkpoint.SamplingDefaults;
 import dev.fathom.engine.Engine;
 import dev.fathom.engine.FinishReason;
 import dev.fathom.engine.Generation;
@@ -502,8 +503,11 @@ public final class FathomServer implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ generation
 
-    /** The engine's request for a prompt and the generation fields both endpoints share (bound and range-checked). */
-    GenerationRequest generationRequest(Requests.GenerationFields f, int[] prompt, int topLogprobs) {
+    /**
+     * The engine's request for a prompt and the generation fields both endpoints share (bound and range-checked);
+     * temperature, top_p and top_k not given are the model's recommended, else OpenAI's defaults (1, 1, off).
+     */
+    GenerationRequest generationRequest(Requests.GenerationFields f, SamplingDefaults model, int[] prompt, int topLogprobs) {
         if (f.topP() != null && f.topP() == 0) throw ApiException.invalid("top_p", "must be greater than 0 and at most 1, got 0");
         if (f.n() != null && f.n() != 1) throw ApiException.invalid("n", "only 1 choice per request is supported, got " + f.n());
         List<String> stop = stops(f.stop());
@@ -514,8 +518,8 @@ public final class FathomServer implements AutoCloseable {
             }
         }
         Long maxTokens = f.maxTokens() != null ? f.maxTokens() : f.maxCompletionTokens(); // both at most Integer.MAX_VALUE
-        SamplingParams sp = new SamplingParams(f.temperature() == null ? 1f : f.temperature().floatValue(),
-                f.topK() == null ? 0 : f.topK().intValue(), f.topP() == null ? 1f : f.topP().floatValue(),
+        SamplingParams sp = new SamplingParams(f.temperature() == null ? model.temperature(1f) : f.temperature().floatValue(),
+                f.topK() == null ? model.topK(0) : f.topK().intValue(), f.topP() == null ? model.topP(1f) : f.topP().floatValue(),
                 f.minP() == null ? 0f : f.minP().floatValue(), f.seed() != null ? f.seed() : new SecureRandom().nextLong());
         return new GenerationRequest(prompt, maxTokens == null ? Integer.MAX_VALUE : maxTokens.intValue(), sp,
                 f.frequencyPenalty() == null ? 0 : f.frequencyPenalty().floatValue(),

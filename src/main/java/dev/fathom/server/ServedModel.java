@@ -1,6 +1,7 @@
 package dev.fathom.server;
 
 import dev.fathom.chat.ChatTemplate;
+import dev.fathom.checkpoint.SamplingDefaults;
 import dev.fathom.engine.Engine;
 import dev.fathom.kv.PrefixCache;
 import dev.fathom.model.LoadedModel;
@@ -17,10 +18,12 @@ import java.nio.file.Path;
  * @param resources     closed after the engine (the model's threads, the mapped files)
  * @param reasoning     a reasoning model (R1 and its distills): its template opens {@code <think>} or handles
  *                      {@code </think>}; its answers get {@code reasoning_content}
+ * @param sampling      the sampling its publisher recommends: a request's defaults where it gives none
  * @param prefixCache   the model's context cache, or null when it keeps none
  */
 public record ServedModel(String id, long created, Engine engine, Tokenizer tokenizer, ChatTemplate template,
-                          String templateError, boolean reasoning, PrefixCache prefixCache, AutoCloseable resources) implements AutoCloseable {
+                          String templateError, boolean reasoning, SamplingDefaults sampling, PrefixCache prefixCache,
+                          AutoCloseable resources) implements AutoCloseable {
 
     /** Opens a model and starts its engine on all cores; the model's id is its name, else the file name. */
     public static ServedModel load(Path path, Engine.Options options) throws IOException {
@@ -46,7 +49,7 @@ public record ServedModel(String id, long created, Engine engine, Tokenizer toke
             Engine engine = new Engine(m.model(), m.tokenizer(), options);
             ChatTemplate t = m.template();
             return new ServedModel(m.id(), System.currentTimeMillis() / 1000, engine, m.tokenizer(), t, m.templateError(),
-                    t != null && t.isReasoning(), m.prefixCache(), m);
+                    t != null && t.isReasoning(), m.checkpoint().samplingDefaults(), m.prefixCache(), m);
         } catch (RuntimeException | IOException e) {
             m.close();
             throw e;

@@ -165,7 +165,7 @@ class ReasoningTest {
             ChatTemplate r1 = ChatTemplate.of(r1Template(), tok.tokenText(tok.bosId()), tok.tokenText(tok.eosId()));
             Transformer real = Transformer.load(f, 1);
             Engine engine = new Engine(new Scripted(real, script), tok, new Engine.Options(2, 256, 4));
-            ServedModel m = new ServedModel("r1-scripted", 0, engine, tok, r1, null, true, null, real);
+            ServedModel m = new ServedModel("r1-scripted", 0, engine, tok, r1, null, true, dev.fathom.checkpoint.SamplingDefaults.NONE, null, real);
             try (FathomServer s = new FathomServer(ServerConfig.defaults().withPort(0)).start()) {
                 s.serve(m);
                 OpenAIClient client = client(s, null);
