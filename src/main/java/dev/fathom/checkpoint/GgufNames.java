@@ -30,7 +30,7 @@ public final class GgufNames {
         String[][] pairs = {
                 {"attn_norm", "attn_norm"}, {"ffn_norm", "ffn_norm"},
                 {"attn.wq", "attn_q"}, {"attn.wq_a", "attn_q_a"}, {"attn.q_norm", "attn_q_a_norm"}, {"attn.wq_b", "attn_q_b"},
-                {"attn.wkv_a", "attn_kv_a_mqa"}, {"attn.kv_norm", "attn_kv_a_norm"}, {"attn.wk_b", "attn_k_b"},
+                {"attn.wkv_a", "attn_kv_a_mqa"}, {"attn.kv_norm", "attn_kv_a_norm"}, {"attn.wkv_b", "attn_kv_b"}, {"attn.wk_b", "attn_k_b"},
                 {"attn.wv_b", "attn_v_b"}, {"attn.wo", "attn_output"}, {"attn.wk", "attn_k"}, {"attn.wv", "attn_v"},
                 {"ffn.w1", "ffn_gate"}, {"ffn.w2", "ffn_down"}, {"ffn.w3", "ffn_up"},
                 {"ffn.experts.w1", "ffn_gate_exps"}, {"ffn.experts.w2", "ffn_down_exps"}, {"ffn.experts.w3", "ffn_up_exps"},
