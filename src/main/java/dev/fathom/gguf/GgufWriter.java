@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Writes a GGUF version 3 file: metadata, tensor infos, then each tensor's data aligned to
@@ -40,7 +41,7 @@ public final class GgufWriter {
         void update(String tensorName, long bytesDone, long bytesTotal);
     }
 
-    private record Entry(String name, TensorType type, long[] shape, RowSource rows, MemorySegment encoded, long bytes) {}
+    private record Entry(String name, TensorType type, long[] shape, Supplier<RowSource> rows, MemorySegment encoded, long bytes) {}
 
     private final GgufMetadata metadata;
     private final long alignment;
@@ -60,8 +61,16 @@ public final class GgufWriter {
 
     /** Adds a tensor whose rows are computed by {@code rows} and encoded as {@code type}. */
     public GgufWriter addTensor(String name, TensorType type, long[] shape, RowSource rows) {
+        return addTensor(name, type, shape, () -> rows);
+    }
+
+    /**
+     * Adds a tensor whose row source is opened only when the tensor is written and dropped after it, so state a
+     * source keeps (a decoded block of another tensor) lives for one tensor, not for the whole file.
+     */
+    public GgufWriter addTensor(String name, TensorType type, long[] shape, Supplier<RowSource> opener) {
         if (!type.format().canQuantize()) throw new FathomException("Fathom cannot write tensors of type " + type + " (tensor " + name + ")");
-        return add(new Entry(name, type, shape.clone(), rows, null, checkShape(name, type, shape)));
+        return add(new Entry(name, type, shape.clone(), opener, null, checkShape(name, type, shape)));
     }
 
     /** Adds a tensor whose bytes are already encoded as {@code type} (copied unchanged). */
@@ -153,6 +162,7 @@ public final class GgufWriter {
                     for (int i = 1; i < e.shape.length; i++) rows *= e.shape[i];
                     long rowBytes = e.type.bytesFor(rowLength);
                     BlockFormat format = e.type.format();
+                    RowSource source = e.rows.get();
                     float[] values = new float[rowLength];
                     // Encode several rows per write so small rows do not mean many small writes.
                     int rowsPerChunk = (int) Math.max(1, Math.min(rows, (1 << 20) / rowBytes));
@@ -160,7 +170,7 @@ public final class GgufWriter {
                     for (long r = 0; r < rows; ) {
                         int n = (int) Math.min(rowsPerChunk, rows - r);
                         for (int k = 0; k < n; k++) {
-                            e.rows.row(r + k, values);
+                            source.row(r + k, values);
                             format.quantize(values, 0, rowLength, chunk, k * rowBytes);
                         }
                         o.segment(chunk.asSlice(0, n * rowBytes));

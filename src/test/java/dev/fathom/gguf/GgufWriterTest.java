@@ -98,4 +98,24 @@ class GgufWriterTest {
             assertEquals(0, (f.dataOffset() + f.tensorDataOffset("y")) % 32);
         }
     }
+
+    /** A row source given as an opener is opened once, when its tensor is written, not when it is added. */
+    @Test
+    void openedRowSourcesAreOpenedWhenWritten() throws Exception {
+        java.util.List<String> opened = new java.util.ArrayList<>();
+        GgufWriter w = new GgufWriter(GgufMetadata.builder().build());
+        for (String name : new String[] {"a", "b"}) {
+            w.addTensor(name, TensorType.F32, new long[] {4, 3}, () -> {
+                opened.add(name);
+                return (row, out) -> java.util.Arrays.fill(out, row + (name.equals("a") ? 0 : 10));
+            });
+        }
+        assertEquals(java.util.List.of(), opened);
+        Path p = dir.resolve("opened.gguf");
+        w.write(p);
+        assertEquals(java.util.List.of("a", "b"), opened);
+        try (GgufFile f = GgufFile.open(p)) {
+            assertArrayEquals(new float[] {10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12}, f.tensor("b").toFloatArray());
+        }
+    }
 }
