@@ -208,6 +208,20 @@ public final class GgufNames {
                 b.putUint32(a + "vocab_size", c.getInt("vocab_size"));
                 b.putUint32(a + "rope.dimension_count", headDim);
             }
+            switch (c.getString("rope_scaling.rope_type", c.getString("rope_scaling.type", "none"))) {
+                case "linear" -> {
+                    b.putString(a + "rope.scaling.type", "linear");
+                    b.putFloat32(a + "rope.scaling.factor", c.getFloat("rope_scaling.factor"));
+                }
+                case "yarn" -> {
+                    b.putString(a + "rope.scaling.type", "yarn");
+                    b.putFloat32(a + "rope.scaling.factor", c.getFloat("rope_scaling.factor"));
+                    b.putUint32(a + "rope.scaling.original_context_length", c.getInt("rope_scaling.original_max_position_embeddings"));
+                    b.putFloat32(a + "rope.scaling.yarn_beta_fast", c.getFloat("rope_scaling.beta_fast", 32f));
+                    b.putFloat32(a + "rope.scaling.yarn_beta_slow", c.getFloat("rope_scaling.beta_slow", 1f));
+                }
+                default -> {} // none, or llama3: written as the rope_freqs tensor
+            }
         }
         if (c.has("bos_token_id")) b.putUint32("tokenizer.ggml.bos_token_id", c.getFirstInt("bos_token_id", -1));
         if (c.has("eos_token_id")) b.putUint32("tokenizer.ggml.eos_token_id", c.getFirstInt("eos_token_id", -1));

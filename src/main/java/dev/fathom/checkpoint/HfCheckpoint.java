@@ -191,6 +191,11 @@ public final class HfCheckpoint implements Checkpoint {
         return folder.toString();
     }
 
+    /** The model folder (its tokenizer files, for writers that carry them over). */
+    public Path folder() {
+        return folder;
+    }
+
     @Override
     public String format() {
         String f = "Hugging Face folder, " + shards.size() + " safetensors file" + (shards.size() == 1 ? "" : "s") + ", " + tensors.size() + " tensors";

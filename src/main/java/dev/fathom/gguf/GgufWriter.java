@@ -35,7 +35,7 @@ public final class GgufWriter {
         void row(long rowIndex, float[] out);
     }
 
-    /** Called after each tensor with the bytes of tensor data written so far and in all. */
+    /** Called as tensor data is written (after each chunk of rows and each tensor) with the bytes written so far and in all. */
     @FunctionalInterface
     public interface Progress {
         void update(String tensorName, long bytesDone, long bytesTotal);
@@ -175,6 +175,7 @@ public final class GgufWriter {
                         }
                         o.segment(chunk.asSlice(0, n * rowBytes));
                         r += n;
+                        if (r < rows) progress.update(e.name, o.position() - dataStart, total); // large tensors move the bar too
                     }
                 }
                 progress.update(e.name, o.position() - dataStart, total);

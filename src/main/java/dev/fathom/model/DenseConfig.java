@@ -135,6 +135,8 @@ public record DenseConfig(
             r.put("low_freq_factor", ropeScaling.lowFreqFactor());
             r.put("high_freq_factor", ropeScaling.highFreqFactor());
             r.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+            r.put("beta_fast", ropeScaling.betaFast());
+            r.put("beta_slow", ropeScaling.betaSlow());
             m.put("rope_scaling", r);
         }
         m.put("tie_word_embeddings", tieWordEmbeddings);
