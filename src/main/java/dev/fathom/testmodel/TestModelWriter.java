@@ -95,10 +95,8 @@ public final class TestModelWriter {
                 case NORM -> w.addTensor(name, TensorType.F32, shape, (row, out) -> Arrays.fill(out, 1f));
                 case ROUTER_BIAS -> w.addTensor(name, TensorType.F32, shape, (row, out) -> Arrays.fill(out, 0f));
                 case ROPE_FREQS -> {
-                    double[] div = ((DenseConfig) c).llama3Divisors();
-                    w.addTensor(name, TensorType.F32, shape, (row, out) -> {
-                        for (int i = 0; i < out.length; i++) out[i] = (float) div[i];
-                    });
+                    float[] div = ((DenseConfig) c).llama3Divisors();
+                    w.addTensor(name, TensorType.F32, shape, (row, out) -> System.arraycopy(div, 0, out, 0, out.length));
                 }
             }
         }
