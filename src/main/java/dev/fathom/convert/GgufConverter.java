@@ -60,10 +60,8 @@ public final class GgufConverter {
         long[] shape = e.shape();
         switch (e.kind()) {
             case ROPE_FREQS -> {
-                double[] divisors = ((DenseConfig) c).llama3Divisors();
-                return () -> (row, out) -> {
-                    for (int i = 0; i < out.length; i++) out[i] = (float) divisors[i];
-                };
+                float[] divisors = ((DenseConfig) c).llama3Divisors();
+                return () -> (row, out) -> System.arraycopy(divisors, 0, out, 0, out.length);
             }
             case EXPERTS -> {
                 long rowsPerExpert = shape[1];
