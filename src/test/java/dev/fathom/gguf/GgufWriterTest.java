@@ -118,4 +118,19 @@ class GgufWriterTest {
             assertArrayEquals(new float[] {10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12}, f.tensor("b").toFloatArray());
         }
     }
+
+    /** A write that fails part-way leaves an existing file as it was and no temporary file beside it. */
+    @Test
+    void aFailedWriteLeavesTheOldFile() throws Exception {
+        Path p = java.nio.file.Files.writeString(dir.resolve("model.gguf"), "the old file");
+        GgufWriter w = new GgufWriter(GgufMetadata.builder().build());
+        w.addTensor("a", TensorType.F32, new long[] {4, 1 << 20}, (row, out) -> {
+            if (row == 300_000) throw new IllegalStateException("source failed");
+        });
+        assertThrows(IllegalStateException.class, () -> w.write(p));
+        assertEquals("the old file", java.nio.file.Files.readString(p));
+        try (var files = java.nio.file.Files.list(dir)) {
+            assertEquals(java.util.List.of(p), files.toList());
+        }
+    }
 }
