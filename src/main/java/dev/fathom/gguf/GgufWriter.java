@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 
 /**
@@ -116,7 +118,7 @@ public final class GgufWriter {
     public void write(Path out, Progress progress) throws IOException {
         Path dir = out.toAbsolutePath().getParent();
         if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, out.getFileName().toString(), ".part");
+        Path tmp = createPartFile(dir, out.getFileName().toString());
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeTo(ch, progress);
@@ -124,6 +126,21 @@ public final class GgufWriter {
             Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * A new, empty {@code NAME.RANDOM.part} in {@code dir}, created with the default permissions (the umask's) rather than
+     * {@link Files#createTempFile}'s owner-only ones, which the renamed output would otherwise keep.
+     */
+    private static Path createPartFile(Path dir, String name) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Path p = (dir == null ? Path.of(".") : dir).resolve(name + "." + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".part");
+            try {
+                return Files.createFile(p);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt == 100) throw e;
+            }
         }
     }
 
@@ -151,12 +168,12 @@ public final class GgufWriter {
         o.padTo(alignment);
         long dataStart = o.position();
         long total = dataBytes();
-        try (Arena arena = Arena.ofConfined()) {
-            for (Entry e : tensors) {
-                o.padTo(alignment, dataStart);
-                if (e.encoded != null) {
-                    o.segment(e.encoded);
-                } else {
+        for (Entry e : tensors) {
+            o.padTo(alignment, dataStart);
+            if (e.encoded != null) {
+                o.segment(e.encoded);
+            } else {
+                try (Arena arena = Arena.ofConfined()) { // one tensor's chunk: freed before the next, whatever the tensor count
                     int rowLength = (int) e.shape[0];
                     long rows = 1;
                     for (int i = 1; i < e.shape.length; i++) rows *= e.shape[i];
@@ -178,8 +195,8 @@ public final class GgufWriter {
                         if (r < rows) progress.update(e.name, o.position() - dataStart, total); // large tensors move the bar too
                     }
                 }
-                progress.update(e.name, o.position() - dataStart, total);
             }
+            progress.update(e.name, o.position() - dataStart, total);
         }
         o.flush();
     }

@@ -133,4 +133,14 @@ class GgufWriterTest {
             assertEquals(java.util.List.of(p), files.toList());
         }
     }
+
+    /** The output gets the permissions any new file gets (the umask's), not a temporary file's owner-only ones. */
+    @Test
+    void theOutputHasTheDefaultPermissions() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+        Path p = dir.resolve("model.gguf");
+        new GgufWriter(GgufMetadata.builder().putString("k", "v").build()).write(p);
+        Path plain = java.nio.file.Files.createFile(dir.resolve("plain"));
+        assertEquals(java.nio.file.Files.getPosixFilePermissions(plain), java.nio.file.Files.getPosixFilePermissions(p));
+    }
 }
