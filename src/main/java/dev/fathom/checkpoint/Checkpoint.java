@@ -69,6 +69,11 @@ public interface Checkpoint extends AutoCloseable {
     /** The Jinja chat template the file carries, if any. */
     Optional<String> chatTemplate();
 
+    /** The sampling the model recommends (a Hugging Face folder's generation_config.json); GGUF files carry none. */
+    default GenerationConfig generationConfig() {
+        return GenerationConfig.NONE;
+    }
+
     /** Whether the weights of llama-architecture attention are stored with llama.cpp's q/k row permutation. */
     boolean ropePermuted();
 

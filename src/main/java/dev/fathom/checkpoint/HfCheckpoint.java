@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
 /**
  * A Hugging Face model folder: {@code config.json}, the weights in {@code model.safetensors} or in shards listed by
  * {@code model.safetensors.index.json} (each shard mapped once, tensors used in place), {@code tokenizer.json} and
- * {@code tokenizer_config.json} (chat template). HF names map to the canonical ones; DeepSeek's {@code kv_b_proj} is
+ * {@code tokenizer_config.json} (chat template), {@code generation_config.json} (recommended sampling). HF names map to the canonical ones; DeepSeek's {@code kv_b_proj} is
  * split at load into its per-head key part (transposed, as the absorbed attention multiplies by it) and value part,
  * the only weights copied. FP8 ({@code F8_E4M3}) weights get their {@code <name>_scale_inv} block grid attached and
  * are scanned for NaN codes. Llama and Qwen2 weights are in HF's rotate_half order (no permutation).
@@ -67,6 +67,7 @@ public final class HfCheckpoint implements Checkpoint {
     private final ConfigValues config;
     private final Tokenizer tokenizer;
     private final String template;
+    private final GenerationConfig generation;
 
     @SuppressWarnings("unchecked")
     private HfCheckpoint(Path folder, List<SafetensorsFile> shards) throws IOException {
@@ -111,6 +112,7 @@ public final class HfCheckpoint implements Checkpoint {
             }
         }
         this.template = t;
+        this.generation = GenerationConfig.read(folder);
     }
 
     /** {@code quantization_config.weight_block_size} (DeepSeek-V3: [128, 128]); square blocks only. */
@@ -228,6 +230,11 @@ public final class HfCheckpoint implements Checkpoint {
     @Override
     public Optional<String> chatTemplate() {
         return Optional.ofNullable(template);
+    }
+
+    @Override
+    public GenerationConfig generationConfig() {
+        return generation;
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.fathom.FathomException;
 import dev.fathom.chat.ChatMessage;
 import dev.fathom.chat.ChatTemplate;
 import dev.fathom.chat.ReasoningParser;
+import dev.fathom.checkpoint.GenerationConfig;
 import dev.fathom.engine.Engine;
 import dev.fathom.engine.FinishReason;
 import dev.fathom.engine.Generation;
@@ -102,11 +103,16 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", defaultValue = "512", description = "Tokens per answer at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temp", paramLabel = "T", defaultValue = "0.6", description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
-    float temperature;
+    /** DeepSeek's recommendation for R1 and its distills, for models that bring none. */
+    private static final float DEFAULT_TEMPERATURE = 0.6f, DEFAULT_TOP_P = 0.95f;
 
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.95", description = "Top-p, 1 = off (default: ${DEFAULT-VALUE}).")
-    float topP;
+    @Option(names = "--temp", paramLabel = "T",
+            description = "Temperature; 0 = greedy (default: the model folder's generation_config.json, else " + DEFAULT_TEMPERATURE + ").")
+    Float temperature;
+
+    @Option(names = "--top-p", paramLabel = "P",
+            description = "Top-p, 1 = off (default: the model folder's generation_config.json, else " + DEFAULT_TOP_P + ").")
+    Float topP;
 
     @Option(names = "--seed", paramLabel = "S", description = "Random seed (default: random).")
     Long seed;
@@ -133,6 +139,8 @@ final class ChatCommand implements Callable<Integer> {
             ChatTemplate template = m.requireTemplate();
             boolean reasoningModel = template.isReasoning();
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
+            GenerationConfig recommended = m.checkpoint().generationConfig();
+            float answerTemperature = recommended.temperature(temperature, DEFAULT_TEMPERATURE), answerTopP = recommended.topP(topP, DEFAULT_TOP_P);
             cache.apply(m, 1, ctx, 0, err); // each turn re-sends the conversation: its earlier blocks hit
             try (Engine engine = new Engine(m.model(), tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
@@ -183,7 +191,7 @@ final class ChatCommand implements Callable<Integer> {
                             ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
                     boolean[] inDim = {false};
                     GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
-                            .withSampling(new SamplingParams(temperature, 0, topP, 0f, s + history.size()));
+                            .withSampling(new SamplingParams(answerTemperature, 0, answerTopP, 0f, s + history.size()));
                     ctrlC.answering();
                     long submitted = System.nanoTime();
                     long[] firstToken = {0};

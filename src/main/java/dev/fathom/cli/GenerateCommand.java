@@ -2,6 +2,7 @@ package dev.fathom.cli;
 
 import dev.fathom.engine.SamplingParams;
 import dev.fathom.FathomException;
+import dev.fathom.checkpoint.GenerationConfig;
 import dev.fathom.engine.Engine;
 import dev.fathom.engine.FinishReason;
 import dev.fathom.engine.GenerationEvent;
@@ -35,15 +36,16 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", defaultValue = "128", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temp", paramLabel = "T", defaultValue = "" + SamplingParams.DEFAULT_TEMPERATURE,
-            description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
-    float temperature;
+    @Option(names = "--temp", paramLabel = "T",
+            description = "Temperature; 0 = greedy (default: the model folder's generation_config.json, else " + SamplingParams.DEFAULT_TEMPERATURE + ").")
+    Float temperature;
 
     @Option(names = "--top-k", paramLabel = "K", defaultValue = "" + SamplingParams.DEFAULT_TOP_K, description = "Top-k, 0 = off (default: ${DEFAULT-VALUE}).")
     int topK;
 
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "" + SamplingParams.DEFAULT_TOP_P, description = "Top-p, 1 = off (default: ${DEFAULT-VALUE}).")
-    float topP;
+    @Option(names = "--top-p", paramLabel = "P",
+            description = "Top-p, 1 = off (default: the model folder's generation_config.json, else " + SamplingParams.DEFAULT_TOP_P + ").")
+    Float topP;
 
     @Option(names = "--min-p", paramLabel = "M", defaultValue = "" + SamplingParams.DEFAULT_MIN_P, description = "Min-p, 0 = off (default: ${DEFAULT-VALUE}).")
     float minP;
@@ -61,10 +63,12 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new FathomException("-n must be >= 0, got " + maxTokens);
         if (ctx <= 0) throw new FathomException("--ctx must be positive, got " + ctx);
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong() >>> 1;
-        SamplingParams params = new SamplingParams(temperature, topK, topP, minP, s);
         try (LoadedModel m = model.load(err);
              Engine engine = new Engine(m.model(), m.tokenizer(), new Engine.Options(1, ctx, 0))) {
             ModelOption.warnContext(err, ctx, engine.contextLength());
+            GenerationConfig recommended = m.checkpoint().generationConfig();
+            SamplingParams params = new SamplingParams(recommended.temperature(temperature, SamplingParams.DEFAULT_TEMPERATURE), topK,
+                    recommended.topP(topP, SamplingParams.DEFAULT_TOP_P), minP, s);
             int[] ids = engine.tokenizer().encode(prompt);
             long t0 = System.nanoTime();
             long[] started = {0};
