@@ -44,11 +44,12 @@ public final class GgufConverter {
 
         GgufWriter w = new GgufWriter(meta.build());
         int experts = c instanceof DeepSeekConfig d ? d.nRoutedExperts() : 0;
+        boolean hasOutput = in.has("head.weight");
         for (TensorLayout.Entry e : TensorLayout.of(c, in.has("layers.0.attn.wq.bias"))) {
-            if (e.name().equals("head.weight") && !in.has("head.weight")) continue; // tied to the embedding: llama.cpp writes no output
+            if (e.name().equals("head.weight") && !hasOutput) continue; // tied to the embedding: llama.cpp writes no output
             String name = GgufNames.tensor(e.name());
             long[] shape = e.shape();
-            TensorType type = mix.typeOf(name, shape.length, shape[0], arch, c.numHiddenLayers(), experts);
+            TensorType type = mix.typeOf(name, shape.length, shape[0], arch, c.numHiddenLayers(), experts, hasOutput);
             w.addTensor(name, type, shape, rows(in, c, e));
         }
         return w;

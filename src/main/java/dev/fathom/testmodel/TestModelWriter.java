@@ -89,7 +89,7 @@ public final class TestModelWriter {
             long[] shape = e.shape();
             switch (e.kind()) {
                 case WEIGHT, EXPERTS -> {
-                    TensorType t = mix.typeOf(name, shape.length, shape[0], c.architecture(), c.numHiddenLayers(), experts);
+                    TensorType t = mix.typeOf(name, shape.length, shape[0], c.architecture(), c.numHiddenLayers(), experts, true); // always writes output.weight
                     w.addTensor(name, t, shape, randomRows(name));
                 }
                 case NORM -> w.addTensor(name, TensorType.F32, shape, (row, out) -> Arrays.fill(out, 1f));
