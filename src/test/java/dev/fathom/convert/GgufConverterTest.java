@@ -1,11 +1,16 @@
 package dev.fathom.convert;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.Fixtures;
 import dev.fathom.checkpoint.GgufCheckpoint;
 import dev.fathom.checkpoint.HfCheckpoint;
 import dev.fathom.gguf.GgufFile;
 import dev.fathom.gguf.MetadataValue;
 import dev.fathom.model.GoldenCase;
+import dev.fathom.model.LoadedModel;
+import dev.fathom.model.Transformer;
+import dev.fathom.safetensors.SafetensorsFile;
 import dev.fathom.tensor.Tensor;
 import dev.fathom.tensor.TensorType;
 import org.junit.jupiter.api.Test;
@@ -124,6 +129,42 @@ class GgufConverterTest {
             GgufRequantizer.prepare(in, QuantMix.Q4_K_M, true).write(requantized); // token_embd is Q8_0 there, exactly the bf16 values
         }
         assertSameTensorBytes(requantized, convert(name, QuantMix.Q4_K_M));
+    }
+
+    /**
+     * Tied embeddings (qwen2-tiny without lm_head.weight, tie_word_embeddings true): no output.weight is written, as
+     * llama.cpp's converter does, the GGUF gives the folder's logits bit for bit, and Q4_K_M gives token_embd the
+     * output head's type (Q8_0: rows of 64 are no multiple of 256), as llama-quantize does without an output.weight.
+     */
+    @Test
+    void tiedEmbeddingsWriteNoOutputHead() throws Exception {
+        Path src = Fixtures.golden("qwen2-tiny/hf"), tied = Files.createDirectories(dir.resolve("tied"));
+        for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) Files.copy(src.resolve(f), tied.resolve(f));
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode config = (ObjectNode) json.readTree(src.resolve("config.json").toFile());
+        json.writeValue(tied.resolve("config.json").toFile(), config.put("tie_word_embeddings", true));
+        try (SafetensorsFile s = SafetensorsFile.open(src.resolve("model.safetensors"))) {
+            Fixtures.writeSafetensors(tied.resolve("model.safetensors"),
+                    s.tensors().values().stream().filter(t -> !t.name().equals("lm_head.weight")).toList());
+        }
+        Path f32 = dir.resolve("tied-f32.gguf"), q4km = dir.resolve("tied-q4km.gguf");
+        try (HfCheckpoint in = HfCheckpoint.open(tied)) {
+            GgufConverter.prepare(in, QuantMix.F32).write(f32);
+            GgufConverter.prepare(in, QuantMix.Q4_K_M).write(q4km);
+        }
+        try (GgufFile a = GgufFile.open(f32); GgufFile b = GgufFile.open(q4km)) {
+            assertFalse(a.tensors().containsKey("output.weight"));
+            assertEquals(TensorType.Q8_0, b.tensor("token_embd.weight").type());
+        }
+        int[] tokens = Fixtures.readI32(Fixtures.golden("qwen2-tiny/p2/tokens.i32"));
+        assertArrayEquals(lastLogits(tied, tokens), lastLogits(f32, tokens));
+    }
+
+    private static float[] lastLogits(Path model, int[] tokens) throws Exception {
+        try (LoadedModel m = LoadedModel.open(model, 2)) {
+            Transformer t = m.model();
+            return t.forward(t.newSequence(tokens.length), tokens, 0, false)[0];
+        }
     }
 
     private static void assertSameTensorBytes(Path expected, Path actual) throws Exception {
