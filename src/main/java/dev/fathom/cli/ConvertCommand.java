@@ -17,7 +17,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        header = "Converts a Hugging Face model folder to a GGUF that llama.cpp loads.",
+        header = "Converts a Hugging Face folder to a GGUF that llama.cpp loads.",
         description = "Converts a Hugging Face model folder (safetensors: BF16, F16, F32 or DeepSeek's FP8 with block scales; "
                 + "DeepSeek-V2/V3/R1, Qwen2, Llama) to a GGUF as llama.cpp's convert_hf_to_gguf.py writes it, quantised as "
                 + "llama-quantize would: F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K for every matrix, or the Q4_K_M mix. "
