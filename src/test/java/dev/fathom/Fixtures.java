@@ -1,10 +1,20 @@
 package dev.fathom;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fathom.tensor.Tensor;
+
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.List;
 
 /**
  * Locates the shared fixtures ({@code shared/golden}, the reference outputs of llama.cpp and the float64 HF port).
@@ -55,5 +65,28 @@ public final class Fixtures {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Writes tensors (their stored bytes and dtype) as a safetensors file, shapes back in PyTorch order. */
+    public static void writeSafetensors(Path out, List<Tensor> tensors) throws IOException {
+        ObjectNode header = new ObjectMapper().createObjectNode();
+        ByteArrayOutputStream data = new ByteArrayOutputStream();
+        for (Tensor t : tensors) {
+            ObjectNode e = header.putObject(t.name());
+            e.put("dtype", t.type().name());
+            var shape = e.putArray("shape");
+            long[] s = t.shape();
+            for (int i = s.length - 1; i >= 0; i--) shape.add(s[i]);
+            var offs = e.putArray("data_offsets");
+            offs.add(data.size());
+            data.write(t.data().toArray(ValueLayout.JAVA_BYTE));
+            offs.add(data.size());
+        }
+        byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
+        ByteArrayOutputStream file = new ByteArrayOutputStream();
+        file.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length).array());
+        file.writeBytes(h);
+        data.writeTo(file);
+        Files.write(out, file.toByteArray());
     }
 }

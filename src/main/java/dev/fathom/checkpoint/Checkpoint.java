@@ -22,7 +22,8 @@ import java.util.Optional;
  * {@code head.weight} (absent when the head is tied to the embedding), and per layer N
  * {@code layers.N.attn_norm.weight}, {@code layers.N.ffn_norm.weight}; attention {@code layers.N.attn.} +
  * {@code wq, wq_a, q_norm, wq_b, wkv_a, kv_norm, wk_b, wv_b, wo} (MLA, with {@code wkv_b} already split per head into
- * its key part {@code wk_b} [nope, kv_lora, heads] and value part {@code wv_b} [kv_lora, v_head_dim, heads]) or
+ * its key part {@code wk_b} [nope, kv_lora, heads] and value part {@code wv_b} [kv_lora, v_head_dim, heads], see
+ * {@link KvBSplit}; {@code wkv_b} itself where the file stores it unsplit, as Hugging Face folders do) or
  * {@code wq, wk, wv, wo} with optional {@code .bias} (grouped-query attention); feed-forward {@code layers.N.ffn.}
  * + {@code w1, w2, w3} (gate, down, up), for MoE also {@code gate.weight} (router), {@code gate.bias} (V3's
  * e_score_correction_bias), {@code experts.w1/w2/w3.weight} (one tensor per expert, see {@link #experts}) and

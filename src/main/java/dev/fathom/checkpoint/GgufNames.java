@@ -30,7 +30,7 @@ public final class GgufNames {
         String[][] pairs = {
                 {"attn_norm", "attn_norm"}, {"ffn_norm", "ffn_norm"},
                 {"attn.wq", "attn_q"}, {"attn.wq_a", "attn_q_a"}, {"attn.q_norm", "attn_q_a_norm"}, {"attn.wq_b", "attn_q_b"},
-                {"attn.wkv_a", "attn_kv_a_mqa"}, {"attn.kv_norm", "attn_kv_a_norm"}, {"attn.wk_b", "attn_k_b"},
+                {"attn.wkv_a", "attn_kv_a_mqa"}, {"attn.kv_norm", "attn_kv_a_norm"}, {"attn.wkv_b", "attn_kv_b"}, {"attn.wk_b", "attn_k_b"},
                 {"attn.wv_b", "attn_v_b"}, {"attn.wo", "attn_output"}, {"attn.wk", "attn_k"}, {"attn.wv", "attn_v"},
                 {"ffn.w1", "ffn_gate"}, {"ffn.w2", "ffn_down"}, {"ffn.w3", "ffn_up"},
                 {"ffn.experts.w1", "ffn_gate_exps"}, {"ffn.experts.w2", "ffn_down_exps"}, {"ffn.experts.w3", "ffn_up_exps"},
@@ -207,6 +207,20 @@ public final class GgufNames {
             if (arch.equals("llama")) {
                 b.putUint32(a + "vocab_size", c.getInt("vocab_size"));
                 b.putUint32(a + "rope.dimension_count", headDim);
+            }
+            switch (c.getString("rope_scaling.rope_type", c.getString("rope_scaling.type", "none"))) {
+                case "linear" -> {
+                    b.putString(a + "rope.scaling.type", "linear");
+                    b.putFloat32(a + "rope.scaling.factor", c.getFloat("rope_scaling.factor"));
+                }
+                case "yarn" -> {
+                    b.putString(a + "rope.scaling.type", "yarn");
+                    b.putFloat32(a + "rope.scaling.factor", c.getFloat("rope_scaling.factor"));
+                    b.putUint32(a + "rope.scaling.original_context_length", c.getInt("rope_scaling.original_max_position_embeddings"));
+                    b.putFloat32(a + "rope.scaling.yarn_beta_fast", c.getFloat("rope_scaling.beta_fast", 32f));
+                    b.putFloat32(a + "rope.scaling.yarn_beta_slow", c.getFloat("rope_scaling.beta_slow", 1f));
+                }
+                default -> {} // none, or llama3: written as the rope_freqs tensor
             }
         }
         if (c.has("bos_token_id")) b.putUint32("tokenizer.ggml.bos_token_id", c.getFirstInt("bos_token_id", -1));

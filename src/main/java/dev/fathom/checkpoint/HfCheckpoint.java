@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatTemplate;
+import dev.fathom.gguf.GgufWriter;
 import dev.fathom.safetensors.SafetensorsFile;
 import dev.fathom.tensor.Tensor;
 import dev.fathom.tensor.TensorType;
@@ -26,7 +27,7 @@ import java.util.regex.Pattern;
 /**
  * A Hugging Face model folder: {@code config.json}, the weights in {@code model.safetensors} or in shards listed by
  * {@code model.safetensors.index.json} (each shard mapped once, tensors used in place), {@code tokenizer.json} and
- * {@code tokenizer_config.json} (chat template). HF names map to the canonical ones; DeepSeek's {@code kv_b_proj} is
+ * {@code tokenizer_config.json} (chat template), {@code generation_config.json} (recommended sampling). HF names map to the canonical ones; DeepSeek's {@code kv_b_proj} is
  * split at load into its per-head key part (transposed, as the absorbed attention multiplies by it) and value part,
  * the only weights copied. FP8 ({@code F8_E4M3}) weights get their {@code <name>_scale_inv} block grid attached and
  * are scanned for NaN codes. Llama and Qwen2 weights are in HF's rotate_half order (no permutation).
@@ -44,7 +45,7 @@ public final class HfCheckpoint implements Checkpoint {
                 {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
                 {"attn.wq", "self_attn.q_proj"}, {"attn.wq_a", "self_attn.q_a_proj"}, {"attn.q_norm", "self_attn.q_a_layernorm"},
                 {"attn.wq_b", "self_attn.q_b_proj"}, {"attn.wkv_a", "self_attn.kv_a_proj_with_mqa"},
-                {"attn.kv_norm", "self_attn.kv_a_layernorm"}, {"attn.wo", "self_attn.o_proj"},
+                {"attn.kv_norm", "self_attn.kv_a_layernorm"}, {"attn.wkv_b", "self_attn.kv_b_proj"}, {"attn.wo", "self_attn.o_proj"},
                 {"attn.wk", "self_attn.k_proj"}, {"attn.wv", "self_attn.v_proj"},
                 {"ffn.w1", "mlp.gate_proj"}, {"ffn.w2", "mlp.down_proj"}, {"ffn.w3", "mlp.up_proj"},
                 {"ffn.shared_experts.w1", "mlp.shared_experts.gate_proj"}, {"ffn.shared_experts.w2", "mlp.shared_experts.down_proj"},
@@ -197,6 +198,11 @@ public final class HfCheckpoint implements Checkpoint {
         return folder.toString();
     }
 
+    /** The model folder (its tokenizer files, for writers that carry them over). */
+    public Path folder() {
+        return folder;
+    }
+
     @Override
     public String format() {
         String f = "Hugging Face folder, " + shards.size() + " safetensors file" + (shards.size() == 1 ? "" : "s") + ", " + tensors.size() + " tensors";
@@ -264,53 +270,26 @@ public final class HfCheckpoint implements Checkpoint {
     }
 
     /**
-     * DeepSeek's {@code kv_b_proj} [heads * (nope + v), kv_lora] as the absorbed attention uses it (model.py's
-     * {@code wkv_b.view(heads, -1, kv_lora)}): the key part per head transposed ([kv_lora rows of nope], ggml
-     * {nope, kv_lora, heads}) or the value part per head ({kv_lora, v, heads}); same element type, values copied exactly.
+     * One part of DeepSeek's {@code kv_b_proj}, split as {@link KvBSplit} describes, copied in the weight's element
+     * type (values exact); an FP8 weight's parts are float32, as they do not keep its 128x128 blocks.
      */
     private Tensor splitKvB(int layer, boolean key) {
-        String hf = "model.layers." + layer + ".self_attn.kv_b_proj.weight";
-        Tensor w = stored(hf, "layers." + layer + ".attn.wkv_b.weight");
-        if (w.type().blockSize != 1 || w.scales() != null) {
-            w = dequantized(w); // FP8 kv_b_proj: its parts are computed in float32
+        String canonical = "layers." + layer + ".attn.wkv_b.weight", hf = hfName(canonical);
+        Tensor w = stored(hf, canonical);
+        KvBSplit split = KvBSplit.of(w, config.getInt("num_attention_heads"), config.getInt("qk_nope_head_dim"), config.getInt("v_head_dim"),
+                folder + ": tensor '" + hf + "'");
+        TensorType type = w.type().blockSize != 1 || w.scales() != null ? TensorType.F32 : w.type();
+        long[] shape = key ? split.keyShape() : split.valueShape();
+        GgufWriter.RowSource rows = key ? split.keyRows() : split.valueRows();
+        int rowLength = (int) shape[0];
+        long rowBytes = type.bytesFor(rowLength), rowCount = shape[1] * shape[2];
+        MemorySegment out = arena.allocate(rowCount * rowBytes, 64);
+        float[] values = new float[rowLength];
+        for (long r = 0; r < rowCount; r++) {
+            rows.row(r, values);
+            type.format().quantize(values, 0, rowLength, out, r * rowBytes);
         }
-        int heads = config.getInt("num_attention_heads"), nope = config.getInt("qk_nope_head_dim"), v = config.getInt("v_head_dim");
-        int lora = (int) w.rowLength();
-        if (w.rowCount() != (long) heads * (nope + v)) {
-            throw new FathomException(folder + ": tensor '" + hf + "' has " + w.rowCount() + " rows, the config needs heads x (nope + v) = "
-                    + heads * (nope + v));
-        }
-        int eb = w.type().bytesPerBlock;
-        int rowLen = key ? nope : lora, rowsPerHead = key ? lora : v;
-        MemorySegment out = arena.allocate((long) heads * rowsPerHead * rowLen * eb, 64);
-        MemorySegment src = w.data();
-        for (int h = 0; h < heads; h++) {
-            long base = (long) h * (nope + v);
-            for (int r = 0; r < rowsPerHead; r++) {
-                long dst = ((long) h * rowsPerHead + r) * rowLen * eb;
-                if (key) { // out[h][c][d] = kvb[h*(nope+v) + d][c]
-                    for (int d = 0; d < nope; d++) {
-                        MemorySegment.copy(src, ((base + d) * lora + r) * eb, out, dst + (long) d * eb, eb);
-                    }
-                } else { // out[h][j] = kvb[h*(nope+v) + nope + j]
-                    MemorySegment.copy(src, (base + nope + r) * lora * eb, out, dst, (long) lora * eb);
-                }
-            }
-        }
-        long[] shape = key ? new long[] {nope, lora, heads} : new long[] {lora, v, heads};
-        return new Tensor(hf + (key ? " (key part)" : " (value part)"), w.type(), shape, out);
-    }
-
-    /** A float32 copy of a weight (the FP8 kv_b_proj, whose split parts do not keep its 128x128 blocks). */
-    private Tensor dequantized(Tensor w) {
-        MemorySegment out = arena.allocate(w.elementCount() * Float.BYTES, 64);
-        float[] row = new float[(int) w.rowLength()];
-        for (long r = 0; r < w.rowCount(); r++) {
-            w.dequantizeRow(r, row);
-            MemorySegment.copy(row, 0, out, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
-                    r * row.length * Float.BYTES, row.length);
-        }
-        return new Tensor(w.name(), TensorType.F32, w.shape(), out);
+        return new Tensor(hf + (key ? " (key part)" : " (value part)"), type, shape, out);
     }
 
     /** One tensor per expert: {@code model.layers.N.mlp.experts.E.{gate,down,up}_proj.weight}. */

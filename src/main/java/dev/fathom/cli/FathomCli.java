@@ -18,7 +18,7 @@ import java.nio.file.NoSuchFileException;
  */
 @Command(name = "fathom", mixinStandardHelpOptions = true, versionProvider = FathomCli.Version.class,
         description = "Runs DeepSeek-architecture language models on the JVM.",
-        subcommands = {GenerateCommand.class, ChatCommand.class, ServeCommand.class, BenchCommand.class, InspectCommand.class, TokenizeCommand.class, LogitsCommand.class, TestModelCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, ChatCommand.class, ServeCommand.class, BenchCommand.class, InspectCommand.class, TokenizeCommand.class, LogitsCommand.class, TestModelCommand.class, QuantizeCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})
 public final class FathomCli {
     public static final int EXIT_BAD_INPUT = 2;
 

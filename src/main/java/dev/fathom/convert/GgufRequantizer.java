@@ -30,8 +30,9 @@ public final class GgufRequantizer {
         meta.putUint32("general.file_type", mix.fileType);
         if (mix.base.blockSize > 1) meta.putUint32("general.quantization_version", 2);
         GgufWriter w = new GgufWriter(meta.build());
+        boolean hasOutput = in.storedTensors().containsKey("output.weight");
         for (Tensor t : in.storedTensors().values()) {
-            TensorType target = mix.typeOf(t.name(), t.dims(), t.rowLength(), arch, layers, experts);
+            TensorType target = mix.typeOf(t.name(), t.dims(), t.rowLength(), arch, layers, experts, hasOutput);
             if (target == t.type() || !QuantMix.quantizable(t.name(), t.dims())) { // as llama-quantize: others keep their type
                 w.addTensor(t.name(), t.type(), t.shape(), t.data());
                 continue;

@@ -52,14 +52,16 @@ public enum QuantMix {
     /**
      * The type of tensor {@code name} (llama.cpp's name) with {@code rowLength} values per row in a model of
      * {@code layers} layers and {@code experts} routed experts; {@code arch} and layers identify a Llama 70B.
+     * Without an {@code output.weight} ({@code hasOutput} false: tied embeddings) token_embd is the output head and
+     * gets its type, as llama-quantize's {@code has_output} decides.
      */
-    public TensorType typeOf(String name, int dims, long rowLength, String arch, int layers, int experts) {
+    public TensorType typeOf(String name, int dims, long rowLength, String arch, int layers, int experts, boolean hasOutput) {
         if (!quantizable(name, dims)) return TensorType.F32;
         TensorType t = base;
         if (this == Q4_K_M) {
             Matcher m = LAYER.matcher(name);
             int layer = m.matches() ? Integer.parseInt(m.group(1)) : -1;
-            if (name.equals("output.weight")) {
+            if (name.equals("output.weight") || (!hasOutput && name.equals("token_embd.weight"))) {
                 return rowLength % 256 != 0 ? TensorType.Q8_0 : TensorType.Q6_K;
             } else if (name.contains("attn_v.weight")) {
                 if (useMoreBits(layer, layers)) t = TensorType.Q6_K;

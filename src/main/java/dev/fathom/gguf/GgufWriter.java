@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -19,6 +20,8 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
 
 /**
  * Writes a GGUF version 3 file: metadata, tensor infos, then each tensor's data aligned to
@@ -34,13 +37,13 @@ public final class GgufWriter {
         void row(long rowIndex, float[] out);
     }
 
-    /** Called after each tensor with the bytes of tensor data written so far and in all. */
+    /** Called as tensor data is written (after each chunk of rows and each tensor) with the bytes written so far and in all. */
     @FunctionalInterface
     public interface Progress {
         void update(String tensorName, long bytesDone, long bytesTotal);
     }
 
-    private record Entry(String name, TensorType type, long[] shape, RowSource rows, MemorySegment encoded, long bytes) {}
+    private record Entry(String name, TensorType type, long[] shape, Supplier<RowSource> rows, MemorySegment encoded, long bytes) {}
 
     private final GgufMetadata metadata;
     private final long alignment;
@@ -60,8 +63,16 @@ public final class GgufWriter {
 
     /** Adds a tensor whose rows are computed by {@code rows} and encoded as {@code type}. */
     public GgufWriter addTensor(String name, TensorType type, long[] shape, RowSource rows) {
+        return addTensor(name, type, shape, () -> rows);
+    }
+
+    /**
+     * Adds a tensor whose row source is opened only when the tensor is written and dropped after it, so state a
+     * source keeps (a decoded block of another tensor) lives for one tensor, not for the whole file.
+     */
+    public GgufWriter addTensor(String name, TensorType type, long[] shape, Supplier<RowSource> opener) {
         if (!type.format().canQuantize()) throw new FathomException("Fathom cannot write tensors of type " + type + " (tensor " + name + ")");
-        return add(new Entry(name, type, shape.clone(), rows, null, checkShape(name, type, shape)));
+        return add(new Entry(name, type, shape.clone(), opener, null, checkShape(name, type, shape)));
     }
 
     /** Adds a tensor whose bytes are already encoded as {@code type} (copied unchanged). */
@@ -107,7 +118,7 @@ public final class GgufWriter {
     public void write(Path out, Progress progress) throws IOException {
         Path dir = out.toAbsolutePath().getParent();
         if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, out.getFileName().toString(), ".part");
+        Path tmp = createPartFile(dir, out.getFileName().toString());
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeTo(ch, progress);
@@ -115,6 +126,21 @@ public final class GgufWriter {
             Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * A new, empty {@code NAME.RANDOM.part} in {@code dir}, created with the default permissions (the umask's) rather than
+     * {@link Files#createTempFile}'s owner-only ones, which the renamed output would otherwise keep.
+     */
+    private static Path createPartFile(Path dir, String name) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Path p = (dir == null ? Path.of(".") : dir).resolve(name + "." + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".part");
+            try {
+                return Files.createFile(p);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt == 100) throw e;
+            }
         }
     }
 
@@ -142,17 +168,18 @@ public final class GgufWriter {
         o.padTo(alignment);
         long dataStart = o.position();
         long total = dataBytes();
-        try (Arena arena = Arena.ofConfined()) {
-            for (Entry e : tensors) {
-                o.padTo(alignment, dataStart);
-                if (e.encoded != null) {
-                    o.segment(e.encoded);
-                } else {
+        for (Entry e : tensors) {
+            o.padTo(alignment, dataStart);
+            if (e.encoded != null) {
+                o.segment(e.encoded);
+            } else {
+                try (Arena arena = Arena.ofConfined()) { // one tensor's chunk: freed before the next, whatever the tensor count
                     int rowLength = (int) e.shape[0];
                     long rows = 1;
                     for (int i = 1; i < e.shape.length; i++) rows *= e.shape[i];
                     long rowBytes = e.type.bytesFor(rowLength);
                     BlockFormat format = e.type.format();
+                    RowSource source = e.rows.get();
                     float[] values = new float[rowLength];
                     // Encode several rows per write so small rows do not mean many small writes.
                     int rowsPerChunk = (int) Math.max(1, Math.min(rows, (1 << 20) / rowBytes));
@@ -160,15 +187,16 @@ public final class GgufWriter {
                     for (long r = 0; r < rows; ) {
                         int n = (int) Math.min(rowsPerChunk, rows - r);
                         for (int k = 0; k < n; k++) {
-                            e.rows.row(r + k, values);
+                            source.row(r + k, values);
                             format.quantize(values, 0, rowLength, chunk, k * rowBytes);
                         }
                         o.segment(chunk.asSlice(0, n * rowBytes));
                         r += n;
+                        if (r < rows) progress.update(e.name, o.position() - dataStart, total); // large tensors move the bar too
                     }
                 }
-                progress.update(e.name, o.position() - dataStart, total);
             }
+            progress.update(e.name, o.position() - dataStart, total);
         }
         o.flush();
     }

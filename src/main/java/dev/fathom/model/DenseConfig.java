@@ -70,24 +70,25 @@ public record DenseConfig(
      * The llama3 rope scaling as one divisor per rotary pair (what llama.cpp's converter stores as
      * {@code rope_freqs}): wavelengths shorter than {@code original / high_freq_factor} keep their frequency (1),
      * longer than {@code original / low_freq_factor} are divided by factor, those between are interpolated smoothly
-     * (HF's {@code _compute_llama3_parameters}: new = (1 - smooth) * f / factor + smooth * f).
+     * (HF's {@code _compute_llama3_parameters}: new = (1 - smooth) * f / factor + smooth * f). Computed in float32,
+     * as the converter (and HF) compute it, so the values are the converter's bits.
      */
-    public double[] llama3Divisors() {
+    public float[] llama3Divisors() {
         if (ropeScaling == null || !ropeScaling.type().equals("llama3")) throw new IllegalStateException("no llama3 rope scaling");
         RopeScaling s = ropeScaling;
-        double orig = s.originalMaxPositionEmbeddings();
-        double lowWavelen = orig / s.lowFreqFactor(), highWavelen = orig / s.highFreqFactor();
-        double[] div = new double[headDim / 2];
+        float orig = s.originalMaxPositionEmbeddings();
+        double lowWavelen = (double) orig / s.lowFreqFactor(), highWavelen = (double) orig / s.highFreqFactor();
+        float[] div = new float[headDim / 2];
         for (int i = 0; i < div.length; i++) {
-            double freq = Math.pow(ropeTheta, -2.0 * i / headDim);
-            double wavelen = 2 * Math.PI / freq;
+            float freq = 1f / (float) Math.pow(ropeTheta, (float) (2 * i) / headDim);
+            float wavelen = (float) (2 * Math.PI) / freq;
             if (wavelen < highWavelen) {
                 div[i] = 1;
             } else if (wavelen > lowWavelen) {
                 div[i] = s.factor();
             } else {
-                double smooth = (orig / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
-                div[i] = 1 / ((1 - smooth) / s.factor() + smooth);
+                float smooth = (orig / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
+                div[i] = 1f / ((1f - smooth) / s.factor() + smooth);
             }
         }
         return div;
@@ -135,6 +136,8 @@ public record DenseConfig(
             r.put("low_freq_factor", ropeScaling.lowFreqFactor());
             r.put("high_freq_factor", ropeScaling.highFreqFactor());
             r.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+            r.put("beta_fast", ropeScaling.betaFast());
+            r.put("beta_slow", ropeScaling.betaSlow());
             m.put("rope_scaling", r);
         }
         m.put("tie_word_embeddings", tieWordEmbeddings);

@@ -73,7 +73,7 @@ final class Rope {
                     for (int i = 0; i < freq.length; i++) freq[i] /= s.factor();
                 }
                 case "llama3" -> {
-                    double[] div = c.llama3Divisors();
+                    float[] div = c.llama3Divisors();
                     for (int i = 0; i < freq.length; i++) freq[i] /= div[i];
                 }
                 case "yarn" -> {

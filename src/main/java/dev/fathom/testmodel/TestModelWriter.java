@@ -9,6 +9,7 @@ import dev.fathom.gguf.GgufWriter;
 import dev.fathom.model.DeepSeekConfig;
 import dev.fathom.model.DenseConfig;
 import dev.fathom.model.ModelConfig;
+import dev.fathom.model.TensorLayout;
 import dev.fathom.tensor.TensorType;
 import dev.fathom.tokenizer.Tokenizer;
 
@@ -82,116 +83,37 @@ public final class TestModelWriter {
                     d.architecture().equals("llama") ? "deepseek-r1-distill-llama.jinja" : "deepseek-r1-distill-qwen.jinja"));
         }
         GgufWriter w = new GgufWriter(meta.build());
-        Tensors out = new Tensors(w, c);
-        long h = c.hiddenSize();
-        out.matrix("embed.weight", h, c.vocabSize());
-        switch (c) {
-            case DeepSeekConfig d -> deepSeekLayers(out, d);
-            case DenseConfig d -> denseLayers(out, d);
+        int experts = c instanceof DeepSeekConfig d ? d.nRoutedExperts() : 0;
+        for (TensorLayout.Entry e : TensorLayout.of(c, c.architecture().equals("qwen2"))) {
+            String name = GgufNames.tensor(e.name());
+            long[] shape = e.shape();
+            switch (e.kind()) {
+                case WEIGHT, EXPERTS -> {
+                    TensorType t = mix.typeOf(name, shape.length, shape[0], c.architecture(), c.numHiddenLayers(), experts, true); // always writes output.weight
+                    w.addTensor(name, t, shape, randomRows(name));
+                }
+                case NORM -> w.addTensor(name, TensorType.F32, shape, (row, out) -> Arrays.fill(out, 1f));
+                case ROUTER_BIAS -> w.addTensor(name, TensorType.F32, shape, (row, out) -> Arrays.fill(out, 0f));
+                case ROPE_FREQS -> {
+                    float[] div = ((DenseConfig) c).llama3Divisors();
+                    w.addTensor(name, TensorType.F32, shape, (row, out) -> System.arraycopy(div, 0, out, 0, out.length));
+                }
+            }
         }
-        out.ones("norm.weight", h);
-        out.matrix("head.weight", h, c.vocabSize());
         return w;
     }
 
-    private static void deepSeekLayers(Tensors w, DeepSeekConfig c) {
-        long h = c.hiddenSize(), heads = c.numAttentionHeads();
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
-            String p = "layers." + i + ".";
-            w.ones(p + "attn_norm.weight", h);
-            if (c.qLoraRank() > 0) {
-                w.matrix(p + "attn.wq_a.weight", h, c.qLoraRank());
-                w.ones(p + "attn.q_norm.weight", c.qLoraRank());
-                w.matrix(p + "attn.wq_b.weight", c.qLoraRank(), heads * c.qkHeadDim());
-            } else {
-                w.matrix(p + "attn.wq.weight", h, heads * c.qkHeadDim());
+    /** Uniform rows of standard deviation {@link #INIT_STD}, each from its own seed (model seed, tensor name, row). */
+    private GgufWriter.RowSource randomRows(String name) {
+        long tensorSeed = mix(seed ^ mix(name.hashCode()));
+        float amplitude = INIT_STD * (float) Math.sqrt(3); // uniform on [-a, a] has std a / sqrt(3)
+        return (row, out) -> {
+            long s = mix(tensorSeed + row * 0x9E3779B97F4A7C15L);
+            for (int i = 0; i < out.length; i++) {
+                s = s * 6364136223846793005L + 1442695040888963407L; // 64-bit LCG; the top 24 bits are well mixed
+                out[i] = ((s >>> 40) * 0x1.0p-24f * 2f - 1f) * amplitude;
             }
-            w.matrix(p + "attn.wkv_a.weight", h, c.kvLoraRank() + c.qkRopeHeadDim());
-            w.ones(p + "attn.kv_norm.weight", c.kvLoraRank());
-            w.matrix(p + "attn.wk_b.weight", c.qkNopeHeadDim(), c.kvLoraRank(), heads);
-            w.matrix(p + "attn.wv_b.weight", c.kvLoraRank(), c.vHeadDim(), heads);
-            w.matrix(p + "attn.wo.weight", heads * c.vHeadDim(), h);
-            w.ones(p + "ffn_norm.weight", h);
-            if (!c.isMoeLayer(i)) {
-                w.matrix(p + "ffn.w1.weight", h, c.intermediateSize());
-                w.matrix(p + "ffn.w3.weight", h, c.intermediateSize());
-                w.matrix(p + "ffn.w2.weight", c.intermediateSize(), h);
-            } else {
-                long e = c.nRoutedExperts(), f = c.moeIntermediateSize();
-                w.matrix(p + "ffn.gate.weight", h, e);
-                if (c.scoringFunc() == DeepSeekConfig.ScoringFunc.SIGMOID) w.zeros(p + "ffn.gate.bias", e);
-                w.matrix(p + "ffn.experts.w1.weight", h, f, e);
-                w.matrix(p + "ffn.experts.w3.weight", h, f, e);
-                w.matrix(p + "ffn.experts.w2.weight", f, h, e);
-                if (c.nSharedExperts() > 0) {
-                    long fs = f * c.nSharedExperts();
-                    w.matrix(p + "ffn.shared_experts.w1.weight", h, fs);
-                    w.matrix(p + "ffn.shared_experts.w3.weight", h, fs);
-                    w.matrix(p + "ffn.shared_experts.w2.weight", fs, h);
-                }
-            }
-        }
-    }
-
-    private static void denseLayers(Tensors w, DenseConfig c) {
-        long h = c.hiddenSize(), q = (long) c.numAttentionHeads() * c.headDim(), kv = (long) c.numKeyValueHeads() * c.headDim();
-        boolean biases = c.architecture().equals("qwen2");
-        if (c.ropeScaling() != null && c.ropeScaling().type().equals("llama3")) {
-            double[] div = c.llama3Divisors();
-            w.w.addTensor("rope_freqs.weight", TensorType.F32, new long[] {div.length}, (row, out) -> {
-                for (int i = 0; i < out.length; i++) out[i] = (float) div[i];
-            });
-        }
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
-            String p = "layers." + i + ".";
-            w.ones(p + "attn_norm.weight", h);
-            w.matrix(p + "attn.wq.weight", h, q);
-            if (biases) w.matrix(p + "attn.wq.bias", q);
-            w.matrix(p + "attn.wk.weight", h, kv);
-            if (biases) w.matrix(p + "attn.wk.bias", kv);
-            w.matrix(p + "attn.wv.weight", h, kv);
-            if (biases) w.matrix(p + "attn.wv.bias", kv);
-            w.matrix(p + "attn.wo.weight", q, h);
-            w.ones(p + "ffn_norm.weight", h);
-            w.matrix(p + "ffn.w1.weight", h, c.intermediateSize());
-            w.matrix(p + "ffn.w3.weight", h, c.intermediateSize());
-            w.matrix(p + "ffn.w2.weight", c.intermediateSize(), h);
-        }
-    }
-
-    /** Adds tensors by canonical name under llama.cpp's names, typed by the mix. */
-    private final class Tensors {
-        final GgufWriter w;
-        final ModelConfig c;
-        final int experts;
-
-        Tensors(GgufWriter w, ModelConfig c) {
-            this.w = w;
-            this.c = c;
-            this.experts = c instanceof DeepSeekConfig d ? d.nRoutedExperts() : 0;
-        }
-
-        void matrix(String canonical, long... shape) {
-            String name = GgufNames.tensor(canonical);
-            TensorType t = mix.typeOf(name, shape.length, shape[0], c.architecture(), c.numHiddenLayers(), experts);
-            long tensorSeed = mix(seed ^ mix(name.hashCode()));
-            float amplitude = INIT_STD * (float) Math.sqrt(3); // uniform on [-a, a] has std a / sqrt(3)
-            w.addTensor(name, t, shape, (row, out) -> {
-                long s = mix(tensorSeed + row * 0x9E3779B97F4A7C15L);
-                for (int i = 0; i < out.length; i++) {
-                    s = s * 6364136223846793005L + 1442695040888963407L; // 64-bit LCG; the top 24 bits are well mixed
-                    out[i] = ((s >>> 40) * 0x1.0p-24f * 2f - 1f) * amplitude;
-                }
-            });
-        }
-
-        void ones(String canonical, long n) {
-            w.addTensor(GgufNames.tensor(canonical), TensorType.F32, new long[] {n}, (row, out) -> Arrays.fill(out, 1f));
-        }
-
-        void zeros(String canonical, long n) {
-            w.addTensor(GgufNames.tensor(canonical), TensorType.F32, new long[] {n}, (row, out) -> Arrays.fill(out, 0f));
-        }
+        };
     }
 
     /** SplitMix64's finaliser. */

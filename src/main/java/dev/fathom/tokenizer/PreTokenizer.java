@@ -43,8 +43,8 @@ public enum PreTokenizer {
     /** Llama 3 ({@code "llama-bpe"}, also "llama3", "llama-v3"); implies ignore_merges. */
     LLAMA3(List.of("llama-bpe", "llama3", "llama-v3"), true,
             "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
-    /** Qwen2 / Qwen2.5 ({@code "qwen2"}): single digits. */
-    QWEN2(List.of("qwen2"), false,
+    /** Qwen2 / Qwen2.5 ({@code "qwen2"}; llama.cpp's converter names the R1-Distill-Qwen vocabularies "deepseek-r1-qwen"): single digits. */
+    QWEN2(List.of("qwen2", "deepseek-r1-qwen"), false,
             "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
 
     /** Unicode White_Space, the meaning of {@code \s} in HF (Oniguruma) and llama.cpp. */

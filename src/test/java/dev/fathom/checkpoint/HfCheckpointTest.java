@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -26,26 +25,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class HfCheckpointTest {
     @TempDir
     Path dir;
-
-    /** Writes tensors as a safetensors file (shapes back in PyTorch order). */
-    private static void write(Path out, List<Tensor> tensors) throws Exception {
-        ObjectNode header = new ObjectMapper().createObjectNode();
-        ByteArrayOutputStream data = new ByteArrayOutputStream();
-        for (Tensor t : tensors) {
-            ObjectNode e = header.putObject(t.name());
-            e.put("dtype", t.type().name());
-            var shape = e.putArray("shape");
-            long[] s = t.shape();
-            for (int i = s.length - 1; i >= 0; i--) shape.add(s[i]);
-            var offs = e.putArray("data_offsets");
-            offs.add(data.size());
-            data.write(t.data().toArray(ValueLayout.JAVA_BYTE));
-            offs.add(data.size());
-        }
-        byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
-        ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length);
-        Files.write(out, concat(len.array(), h, data.toByteArray()));
-    }
 
     private static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
@@ -72,8 +51,8 @@ class HfCheckpointTest {
         try (SafetensorsFile s = SafetensorsFile.open(src.resolve("model.safetensors"))) {
             List<Tensor> all = new ArrayList<>(s.tensors().values());
             List<Tensor> a = all.subList(0, all.size() / 2), b = all.subList(all.size() / 2, all.size());
-            write(sharded.resolve("model-00001-of-00002.safetensors"), a);
-            write(sharded.resolve("model-00002-of-00002.safetensors"), b);
+            Fixtures.writeSafetensors(sharded.resolve("model-00001-of-00002.safetensors"), a);
+            Fixtures.writeSafetensors(sharded.resolve("model-00002-of-00002.safetensors"), b);
             for (Tensor t : a) map.put(t.name(), "model-00001-of-00002.safetensors");
             for (Tensor t : b) map.put(t.name(), "model-00002-of-00002.safetensors");
         }

@@ -71,6 +71,15 @@ class SamplingDefaultsTest {
     }
 
     @Test
+    void convertKeepsAFoldersRecommendation() throws Exception {
+        Path out = dir.resolve("converted.gguf");
+        try (HfCheckpoint in = (HfCheckpoint) Checkpoint.open(folder("{\"temperature\": 0.6, \"top_p\": 0.95, \"top_k\": 30}"))) {
+            dev.fathom.convert.GgufConverter.prepare(in, dev.fathom.convert.QuantMix.fromName("F32")).write(out);
+        }
+        assertEquals(new SamplingDefaults(0.6f, 0.95f, 30), of(out));
+    }
+
+    @Test
     void aServedFolderSamplesAsRecommendedWhenARequestSaysNothing() throws Exception {
         String noTemperature = "{\"prompt\":\"The sea\",\"max_tokens\":12,\"seed\":5}";
         String greedy = "{\"prompt\":\"The sea\",\"max_tokens\":12,\"seed\":5,\"temperature\":0}";

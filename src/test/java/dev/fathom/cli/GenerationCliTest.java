@@ -52,6 +52,29 @@ class GenerationCliTest {
         assertEquals(g1.out(), g2.out(), "greedy ignores the seed");
     }
 
+    /** A folder's generation_config.json sets the sampling the user did not give (here temperature 0: greedy, whatever the seed). */
+    @Test
+    void generationConfigGivesTheDefaultSampling() throws Exception {
+        Path src = Fixtures.golden("v3-tiny/hf"), folder = Files.createDirectories(dir.resolve("v3-tiny"));
+        try (var files = Files.list(src)) {
+            for (Path f : files.toList()) Files.copy(f, folder.resolve(f.getFileName()));
+        }
+        Files.writeString(folder.resolve("generation_config.json"), "{\"do_sample\": true, \"temperature\": 0.0, \"top_p\": 0.95}");
+        String[] args = {"generate", "-m", folder.toString(), "-p", "Once upon a time", "-n", "12"};
+        FathomCliTest.Run a = run(concat(args, "--seed", "1")), b = run(concat(args, "--seed", "2"));
+        assertEquals(0, a.code(), a.err());
+        assertEquals(a.out(), b.out(), "the model's temperature 0 is greedy");
+        assertEquals(a.out(), run("generate", "-m", Fixtures.golden("v3-tiny/model.gguf").toString(), "-p", "Once upon a time", "-n", "12",
+                "--temp", "0").out());
+        assertNotEquals(a.out(), run(concat(args, "--seed", "1", "--temp", "1.5")).out(), "the user's --temp wins");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
     @Test
     void contextLimitsGiveClearErrorsOrStops() {
         String model = Fixtures.golden("v3-tiny/model.gguf").toString();

@@ -98,4 +98,49 @@ class GgufWriterTest {
             assertEquals(0, (f.dataOffset() + f.tensorDataOffset("y")) % 32);
         }
     }
+
+    /** A row source given as an opener is opened once, when its tensor is written, not when it is added. */
+    @Test
+    void openedRowSourcesAreOpenedWhenWritten() throws Exception {
+        java.util.List<String> opened = new java.util.ArrayList<>();
+        GgufWriter w = new GgufWriter(GgufMetadata.builder().build());
+        for (String name : new String[] {"a", "b"}) {
+            w.addTensor(name, TensorType.F32, new long[] {4, 3}, () -> {
+                opened.add(name);
+                return (row, out) -> java.util.Arrays.fill(out, row + (name.equals("a") ? 0 : 10));
+            });
+        }
+        assertEquals(java.util.List.of(), opened);
+        Path p = dir.resolve("opened.gguf");
+        w.write(p);
+        assertEquals(java.util.List.of("a", "b"), opened);
+        try (GgufFile f = GgufFile.open(p)) {
+            assertArrayEquals(new float[] {10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12}, f.tensor("b").toFloatArray());
+        }
+    }
+
+    /** A write that fails part-way leaves an existing file as it was and no temporary file beside it. */
+    @Test
+    void aFailedWriteLeavesTheOldFile() throws Exception {
+        Path p = java.nio.file.Files.writeString(dir.resolve("model.gguf"), "the old file");
+        GgufWriter w = new GgufWriter(GgufMetadata.builder().build());
+        w.addTensor("a", TensorType.F32, new long[] {4, 1 << 20}, (row, out) -> {
+            if (row == 300_000) throw new IllegalStateException("source failed");
+        });
+        assertThrows(IllegalStateException.class, () -> w.write(p));
+        assertEquals("the old file", java.nio.file.Files.readString(p));
+        try (var files = java.nio.file.Files.list(dir)) {
+            assertEquals(java.util.List.of(p), files.toList());
+        }
+    }
+
+    /** The output gets the permissions any new file gets (the umask's), not a temporary file's owner-only ones. */
+    @Test
+    void theOutputHasTheDefaultPermissions() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+        Path p = dir.resolve("model.gguf");
+        new GgufWriter(GgufMetadata.builder().putString("k", "v").build()).write(p);
+        Path plain = java.nio.file.Files.createFile(dir.resolve("plain"));
+        assertEquals(java.nio.file.Files.getPosixFilePermissions(plain), java.nio.file.Files.getPosixFilePermissions(p));
+    }
 }

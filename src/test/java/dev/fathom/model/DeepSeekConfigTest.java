@@ -57,6 +57,16 @@ class DeepSeekConfigTest {
         DeepSeekConfig dense = new DeepSeekConfig(1000, 64, 128, 0, 2, 4, 0, 32, 16, 8, 16, 0, 0, 0, 1, 1, 1f, false,
                 DeepSeekConfig.ScoringFunc.SOFTMAX, DeepSeekConfig.TopkMethod.GREEDY, 2, 1e-5f, 5e5f, 4096, null, -1, -1);
         assertEquals(dense, fromGguf(toGguf(dense)));
+        // Dense models keep linear and YaRN scaling through GGUF keys (llama3 goes to the rope_freqs tensor instead).
+        for (String type : new String[] {"linear", "yarn"}) {
+            DenseConfig qwen = new DenseConfig("qwen2", 1000, 64, 128, 2, 4, 2, 16, 1e-6f, 1e6f, 131072,
+                    new DenseConfig.RopeScaling(type, 4f, 1f, 4f, type.equals("yarn") ? 32768 : 131072, 32f, 1f), false, 0, 1);
+            // llama.cpp's qwen2 has no vocab_size key: the vocabulary is the token list's length
+            String[] tokens = java.util.stream.IntStream.range(0, 1000).mapToObj(i -> "t" + i).toArray(String[]::new);
+            DenseConfig back = DenseConfig.fromConfig("qwen2", GgufNames.config(GgufNames.toGguf("qwen2", qwen.toConfig(),
+                    GgufMetadata.builder().putStrings("tokenizer.ggml.tokens", tokens)).build(), "test metadata"));
+            assertEquals(qwen, back);
+        }
         for (float m : new float[] {0.707f, 1f, 0.5f, 1.25f, 0.1f}) {
             assertEquals(m, GgufNames.mscaleFromLogMultiplier(GgufNames.logMultiplier(m)));
         }

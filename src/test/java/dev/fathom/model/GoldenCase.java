@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * with float activations: the dequantised float64 reference within 1e-4, llama.cpp within 0.1). A new folder
  * needs no new code.
  */
-final class GoldenCase {
+public final class GoldenCase {
     static final int TOP = 64;
 
     /** Every golden folder holding a model.gguf of an architecture Fathom runs (deepseek2, qwen2, llama). */
@@ -47,7 +47,7 @@ final class GoldenCase {
     }
 
     /** The largest deviations seen, for the report. */
-    static final class Stats {
+    public static final class Stats {
         double llamaTop, llamaLse, llamaLast, llamaLastRelRms, llamaGreedy, refTop, refLse;
         int argmaxChecked, greedyChecked;
 
@@ -64,7 +64,7 @@ final class GoldenCase {
      * Every golden folder with a Hugging Face copy of an F32 model ({@code hf/} beside prompts with float64 {@code hf_*}
      * references): v3-tiny, v2lite-tiny, qwen2-tiny, llama-tiny, v3-tiny-mtp (its main model).
      */
-    static Stream<String> allHf() {
+    public static Stream<String> allHf() {
         Path golden = Fixtures.shared().resolve("golden");
         try (Stream<Path> dirs = Files.list(golden)) {
             return dirs.sorted().filter(d -> Files.isRegularFile(d.resolve("hf/config.json"))
@@ -75,7 +75,7 @@ final class GoldenCase {
     }
 
     /** Every golden folder that holds only a float64 reference ({@code ref_greedy.i32}, no llama.cpp files): the FP8 checkpoints. */
-    static Stream<String> allReferenceOnly() {
+    public static Stream<String> allReferenceOnly() {
         Path golden = Fixtures.shared().resolve("golden");
         try (Stream<Path> dirs = Files.list(golden)) {
             return dirs.sorted().filter(d -> Files.isRegularFile(d.resolve("hf/config.json"))
@@ -91,9 +91,14 @@ final class GoldenCase {
      * reference's gap exceeds 2e-4, and free-running greedy reproduces ref_greedy.i32.
      */
     static Stats checkReference(String name) throws IOException {
+        return checkReference(name, Fixtures.golden(name).resolve("hf"));
+    }
+
+    /** {@code model} (any file or folder holding golden folder {@code name}'s weights) against its float64 reference only. */
+    public static Stats checkReference(String name, Path model) throws IOException {
         Path dir = Fixtures.golden(name);
         Stats st = new Stats();
-        try (Checkpoint f = Checkpoint.open(dir.resolve("hf")); Transformer t = Transformer.load(f, Runtime.getRuntime().availableProcessors())) {
+        try (Checkpoint f = Checkpoint.open(model); Transformer t = Transformer.load(f, Runtime.getRuntime().availableProcessors())) {
             List<Path> prompts;
             try (Stream<Path> s = Files.list(dir)) {
                 prompts = s.filter(p -> p.getFileName().toString().matches("p\\d+") && Files.isDirectory(p)).sorted().toList();
@@ -140,8 +145,8 @@ final class GoldenCase {
                 }
             }
         }
-        System.out.println(String.format(Locale.ROOT, "[golden] %s/hf vs the float64 reference: top64 %.3g, lse %.3g, last_logits %.3g; "
-                + "argmax checked at %d positions, %d greedy tokens required equal", name, st.refTop, st.refLse, st.llamaLast,
+        System.out.println(String.format(Locale.ROOT, "[golden] %s (%s) vs the float64 reference: top64 %.3g, lse %.3g, last_logits %.3g; "
+                + "argmax checked at %d positions, %d greedy tokens required equal", name, model.getFileName(), st.refTop, st.refLse, st.llamaLast,
                 st.argmaxChecked, st.greedyChecked));
         return st;
     }
@@ -153,9 +158,14 @@ final class GoldenCase {
 
     /** {@code model} (model.gguf or hf) of golden folder {@code name} against its golden data. */
     static Stats check(String name, String model) throws IOException {
+        return check(name, Fixtures.golden(name).resolve(model));
+    }
+
+    /** {@code model} (any file or folder holding golden folder {@code name}'s weights) against its golden data. */
+    public static Stats check(String name, Path model) throws IOException {
         Path dir = Fixtures.golden(name);
         Stats st = new Stats();
-        try (Checkpoint f = Checkpoint.open(dir.resolve(model))) {
+        try (Checkpoint f = Checkpoint.open(model)) {
             Transformer t = Transformer.load(f, Runtime.getRuntime().availableProcessors());
             List<Path> prompts;
             try (Stream<Path> s = Files.list(dir)) {
@@ -165,7 +175,7 @@ final class GoldenCase {
             for (Path p : prompts) checkPrompt(t, name + "/" + p.getFileName(), p, st);
             t.close();
         }
-        System.out.println("[golden] " + name + "/" + model + ": " + st);
+        System.out.println("[golden] " + name + " (" + model.getFileName() + "): " + st);
         return st;
     }
 

@@ -81,23 +81,26 @@ class TestModelWriterTest {
         // use_more_bits over 8 layers picks 0, 3, 6, 7.
         for (int l = 0; l < 8; l++) {
             TensorType expected = l == 0 || l == 3 || l == 6 || l == 7 ? TensorType.Q6_K : TensorType.Q4_K;
-            assertEquals(expected, QuantMix.Q4_K_M.typeOf("blk." + l + ".attn_v.weight", 2, 1536, "qwen2", 8, 0), "attn_v " + l);
-            assertEquals(expected, QuantMix.Q4_K_M.typeOf("blk." + l + ".ffn_down.weight", 2, 8960, "qwen2", 8, 0), "ffn_down " + l);
-            assertEquals(TensorType.Q4_K, QuantMix.Q4_K_M.typeOf("blk." + l + ".attn_q.weight", 2, 1536, "qwen2", 8, 0));
+            assertEquals(expected, QuantMix.Q4_K_M.typeOf("blk." + l + ".attn_v.weight", 2, 1536, "qwen2", 8, 0, true), "attn_v " + l);
+            assertEquals(expected, QuantMix.Q4_K_M.typeOf("blk." + l + ".ffn_down.weight", 2, 8960, "qwen2", 8, 0, true), "ffn_down " + l);
+            assertEquals(TensorType.Q4_K, QuantMix.Q4_K_M.typeOf("blk." + l + ".attn_q.weight", 2, 1536, "qwen2", 8, 0, true));
         }
-        assertEquals(TensorType.Q6_K, QuantMix.Q4_K_M.typeOf("output.weight", 2, 1536, "qwen2", 8, 0));
-        assertEquals(TensorType.Q4_K, QuantMix.Q4_K_M.typeOf("token_embd.weight", 2, 1536, "qwen2", 8, 0));
-        assertEquals(TensorType.F32, QuantMix.Q4_K_M.typeOf("blk.0.attn_q.bias", 1, 1536, "qwen2", 8, 0));
+        assertEquals(TensorType.Q6_K, QuantMix.Q4_K_M.typeOf("output.weight", 2, 1536, "qwen2", 8, 0, true));
+        assertEquals(TensorType.Q4_K, QuantMix.Q4_K_M.typeOf("token_embd.weight", 2, 1536, "qwen2", 8, 0, true));
+        // Tied embeddings (no output.weight): token_embd is the output head and gets its type, as llama-quantize's has_output.
+        assertEquals(TensorType.Q6_K, QuantMix.Q4_K_M.typeOf("token_embd.weight", 2, 1536, "qwen2", 8, 0, false));
+        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("token_embd.weight", 2, 896, "qwen2", 24, 0, false));
+        assertEquals(TensorType.F32, QuantMix.Q4_K_M.typeOf("blk.0.attn_q.bias", 1, 1536, "qwen2", 8, 0, true));
         // The golden tiny models (3 layers: only layer 2 gets more bits; row length 64 takes the fallbacks).
-        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("output.weight", 2, 64, "llama", 3, 0));
-        assertEquals(TensorType.Q5_0, QuantMix.Q4_K_M.typeOf("blk.1.attn_v.weight", 2, 64, "llama", 3, 0));
-        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("blk.2.attn_v.weight", 2, 64, "llama", 3, 0));
-        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("blk.2.ffn_down.weight", 2, 128, "llama", 3, 0));
+        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("output.weight", 2, 64, "llama", 3, 0, true));
+        assertEquals(TensorType.Q5_0, QuantMix.Q4_K_M.typeOf("blk.1.attn_v.weight", 2, 64, "llama", 3, 0, true));
+        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("blk.2.attn_v.weight", 2, 64, "llama", 3, 0, true));
+        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("blk.2.ffn_down.weight", 2, 128, "llama", 3, 0, true));
         // deepseek2 with 8 experts: attn_output Q5_K (then Q5_1 at row length 64), split MLA tensors untouched.
-        assertEquals(TensorType.Q5_1, QuantMix.Q4_K_M.typeOf("blk.1.attn_output.weight", 2, 64, "deepseek2", 3, 8));
-        assertEquals(TensorType.Q5_0, QuantMix.Q4_K_M.typeOf("blk.2.attn_v_b.weight", 3, 32, "deepseek2", 3, 8));
-        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("blk.2.ffn_down_exps.weight", 3, 32, "deepseek2", 3, 8));
-        assertEquals(TensorType.F32, QuantMix.Q4_K_M.typeOf("blk.1.ffn_gate_inp.weight", 2, 64, "deepseek2", 3, 8));
+        assertEquals(TensorType.Q5_1, QuantMix.Q4_K_M.typeOf("blk.1.attn_output.weight", 2, 64, "deepseek2", 3, 8, true));
+        assertEquals(TensorType.Q5_0, QuantMix.Q4_K_M.typeOf("blk.2.attn_v_b.weight", 3, 32, "deepseek2", 3, 8, true));
+        assertEquals(TensorType.Q8_0, QuantMix.Q4_K_M.typeOf("blk.2.ffn_down_exps.weight", 3, 32, "deepseek2", 3, 8, true));
+        assertEquals(TensorType.F32, QuantMix.Q4_K_M.typeOf("blk.1.ffn_gate_inp.weight", 2, 64, "deepseek2", 3, 8, true));
 
         new TestModelWriter(Preset.QWEN2_TINY, 0, QuantMix.Q4_K_M, 1).prepare().write(q);
         try (GgufFile f = GgufFile.open(q)) {

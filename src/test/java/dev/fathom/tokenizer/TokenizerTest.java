@@ -198,6 +198,7 @@ class TokenizerTest {
         assertEquals(List.of("DON", "'T", " ", "1", "2", "3"), PreTokenizer.QWEN2.split("DON'T 123"));
         assertTrue(PreTokenizer.LLAMA3.ignoresMerges());
         assertEquals(PreTokenizer.LLAMA3, PreTokenizer.forGgufName("llama3"));
+        assertEquals(PreTokenizer.QWEN2, PreTokenizer.forGgufName("deepseek-r1-qwen")); // bartowski's R1-Distill-Qwen GGUFs
     }
 
     // ------------------------------------------------------------------------------------------------ errors
