@@ -11,7 +11,7 @@ import java.util.List;
 import static dev.fathom.server.TestServers.*;
 import static org.junit.jupiter.api.Assertions.*;
 
-/** Request bodies bound to typed records: every wrong type or range names its field, the same way on every endpoint. */
+/** Request bodies bound to typed records: every wrong type, range or rule names its field, the shared ones alike on both generation endpoints. */
 class ServerBindingTest {
     static FathomServer server;
     private static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2";
@@ -94,7 +94,7 @@ class ServerBindingTest {
         assertInvalid(path, "{\"messages\":[{\"role\":\"developer\"},{\"role\":\"user\",\"content\":\"a\"}]}",
                 "messages[0].content", "is required for a system message");
         assertInvalid(path, "{\"messages\":[{\"role\":\"assistant\"},{\"role\":\"user\",\"content\":\"a\"}]}",
-                "messages[0].content", "is required for a assistant message");
+                "messages[0].content", "is required for an assistant message");
         assertInvalid(path, "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages[0].content", "must be a string or a list of text parts, got 5");
         assertInvalid(path, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}", "messages[0].content[0].text", "is required");
         assertInvalid(path, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":5}]}]}",
@@ -181,6 +181,29 @@ class ServerBindingTest {
         assertInvalid("/tokenize", "{\"content\":\"x\",\"with_pieces\":\"yes\"}", "with_pieces", "must be true or false, got \"yes\"");
         assertInvalid("/tokenize", "{\"content\":5}", "content", "must be a string, got 5");
         assertInvalid("/detokenize", "{\"tokens\":\"1 2\"}", "tokens", "must be a list of token ids, got \"1 2\"");
+    }
+
+    /** Without a server: the shared fields bind to one record at the top level of either body, read the same way. */
+    @Test
+    void theGenerationFieldsAreOneRecordAtTheTopLevelOfEitherBody() throws Exception {
+        String shared = "\"temperature\":1,\"top_k\":3,\"stop\":\"x\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":9";
+        Requests.ChatCompletionRequest chat = RequestBinding.chat(JSON.readTree("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]," + shared + "}"));
+        Requests.CompletionRequest completion = RequestBinding.completion(JSON.readTree("{\"prompt\":[\"hi\"]," + shared + ",\"generation\":{\"n\":2}}"));
+        assertEquals(chat.generation(), completion.generation(), "\"generation\" is no field of the JSON");
+        Requests.GenerationFields g = chat.generation();
+        assertEquals(1.0, g.temperature(), "an integer is a number");
+        assertEquals(3L, g.topK());
+        assertEquals(List.of("x"), g.stopSequences());
+        assertTrue(g.streaming() && g.includeUsage());
+        assertNull(g.n());
+        assertEquals("hi", completion.onePrompt().textValue(), "a list of one prompt is that prompt");
+        assertEquals(-1, chat.topLogprobsCount());
+
+        ApiException e = assertThrows(ApiException.class, () -> RequestBinding.completion(JSON.readTree("{\"prompt\":\"a\",\"stream_options\":{\"include_usage\":\"y\"}}")));
+        assertEquals("stream_options.include_usage", e.param(), "an unwrapped record adds no name of its own");
+        e = assertThrows(ApiException.class, () -> RequestBinding.chat(JSON.readTree("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"min_p\":2}")));
+        assertEquals("min_p", e.param());
+        assertEquals("min_p: must be between 0 and 1, got 2", e.getMessage());
     }
 
     @Test
