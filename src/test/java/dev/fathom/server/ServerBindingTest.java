@@ -138,6 +138,7 @@ class ServerBindingTest {
         assertInvalid(path, "{\"prompt\":[1,2],\"suffix\":\"b\"}", "prompt", "must be a string, got [1,2]");
         assertInvalid(path, "{\"prompt\":[1.5]}", "prompt[0]", "must be a token id in 0.." + (server.model().tokenizer().vocabSize() - 1)
                 + " (or give the prompt as a string), got 1.5");
+        assertInvalid(path, "{\"prompt\":\"a\",\"suffix\":\"b\",\"echo\":true}", "echo", "cannot be combined with suffix");
         assertInvalid(path, "{\"prompt\":\"a\",\"echo\":true,\"logprobs\":1}", "echo",
                 "cannot be combined with logprobs here (the prompt's log-probabilities are not computed)");
         assertInvalid(path, COMPLETION + ",\"logprobs\":21}", "logprobs", "must be an integer between 0 and 20, got 21");
