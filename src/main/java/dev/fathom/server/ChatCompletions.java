@@ -1,7 +1,5 @@
 package dev.fathom.server;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fathom.FathomException;
 import dev.fathom.chat.ChatMessage;
@@ -16,7 +14,6 @@ import io.javalin.http.Context;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * {@code POST /chat/completions}: the conversation is rendered with the model's own chat template; DeepSeek's
@@ -24,8 +21,6 @@ import java.util.Set;
  * models the text inside {@code <think>…</think>} is returned as {@code reasoning_content}.
  */
 final class ChatCompletions implements FathomServer.Shape {
-    private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
-
     private final FathomServer server;
     private final ServedModel model;
     private final String id = FathomServer.newId("chatcmpl-");
@@ -44,13 +39,11 @@ final class ChatCompletions implements FathomServer.Shape {
     }
 
     void handle(Context ctx) throws IOException {
-        JsonNode body = server.body(ctx);
-        Requests.ChatCompletionRequest req = RequestBinding.bind(body, Requests.ChatCompletionRequest.class);
-        Requests.GenerationFields common = RequestBinding.bind(body, Requests.GenerationFields.class);
-        List<ChatMessage> messages = messages(req.messages());
+        Requests.ChatCompletionRequest req = RequestBinding.chat(server.body(ctx));
         if (model.template() == null) {
             throw ApiException.badRequest("messages", "no_chat_template", "this model cannot chat: " + model.templateError());
         }
+        List<ChatMessage> messages = messages(req.messages());
         ChatMessage last = messages.getLast();
         boolean prefix = Boolean.TRUE.equals(last.prefix());
         String prompt;
@@ -65,70 +58,19 @@ final class ChatCompletions implements FathomServer.Shape {
             throw ApiException.badRequest("messages", "invalid_request", "the chat template cannot render these messages: " + e.getMessage());
         }
         int[] ids = ChatTemplate.encodePrompt(model.tokenizer(), prompt);
-        if (req.topLogprobs() != null && !Boolean.TRUE.equals(req.logprobs())) throw ApiException.invalid("top_logprobs", "needs \"logprobs\": true");
         logprobs = Boolean.TRUE.equals(req.logprobs());
-        GenerationRequest r = server.generationRequest(common, model.sampling(), ids, logprobs ? (req.topLogprobs() == null ? 0 : req.topLogprobs().intValue()) : -1);
+        GenerationRequest r = server.generationRequest(req.generation(), model.sampling(), ids, req.topLogprobsCount());
         split = model.reasoning() ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
-        server.run(ctx, model, r, common.streaming(), common.includeUsage(), this);
+        server.run(ctx, model, r, req.generation().streaming(), req.generation().includeUsage(), this);
     }
 
-    static List<ChatMessage> messages(List<Requests.Message> list) {
-        if (list == null) throw ApiException.invalid("messages", "is required (a list of {role, content} objects)");
-        if (list.isEmpty()) throw ApiException.invalid("messages", "must be a non-empty list of messages, got []");
+    /** The checked messages as the chat template takes them; tool calls are kept on assistant messages only. */
+    private static List<ChatMessage> messages(List<Requests.Message> list) {
         List<ChatMessage> out = new ArrayList<>();
-        for (int i = 0; i < list.size(); i++) {
-            String at = "messages[" + i + "]";
-            Requests.Message m = list.get(i);
-            if (m == null) throw ApiException.invalid(at, "must be an object with role and content, got null");
-            String role = m.role();
-            if (role == null) throw ApiException.invalid(at + ".role", "is required");
-            if (role.equals("developer")) role = "system"; // OpenAI's newer name for the system message
-            if (!ROLES.contains(role)) throw ApiException.invalid(at + ".role", "must be one of system, developer, user, assistant, tool, got \"" + role + "\"");
-            String content = content(m.content(), at + ".content");
-            List<ChatMessage.ToolCall> calls = role.equals("assistant") ? toolCalls(m.toolCalls(), at + ".tool_calls") : null;
-            if (content == null && !(role.equals("assistant") && (calls != null || i == list.size() - 1))) {
-                throw ApiException.invalid(at + ".content", "is required for a " + role + " message");
-            }
-            if (role.equals("tool") && m.toolCallId() == null) throw ApiException.invalid(at + ".tool_call_id", "is required for a tool message");
-            if (Boolean.TRUE.equals(m.prefix()) && (!role.equals("assistant") || i != list.size() - 1)) {
-                throw ApiException.invalid(at + ".prefix", "only the last message, an assistant message, can be a prefix to continue");
-            }
-            out.add(new ChatMessage(role, content, m.reasoningContent(), calls, m.toolCallId(), m.name(), m.prefix()));
-        }
-        return out;
-    }
-
-    /** A string, or a list of {type: "text", text} parts joined. */
-    private static String content(JsonNode c, String at) {
-        if (c == null || c.isNull()) return null;
-        if (c.isTextual()) return c.textValue();
-        if (c.isArray()) {
-            StringBuilder sb = new StringBuilder();
-            for (int k = 0; k < c.size(); k++) {
-                JsonNode part = c.get(k);
-                if (!part.isObject() || !"text".equals(part.path("type").textValue())) {
-                    throw ApiException.invalid(at + "[" + k + "]", "only {\"type\": \"text\", \"text\": ...} parts are supported, got " + RequestBinding.describe(part));
-                }
-                JsonNode text = part.get("text");
-                if (text == null || text.isNull()) throw ApiException.invalid(at + "[" + k + "].text", "is required");
-                if (!text.isTextual()) throw ApiException.invalid(at + "[" + k + "].text", "must be a string, got " + RequestBinding.describe(text));
-                sb.append(text.textValue());
-            }
-            return sb.toString();
-        }
-        throw ApiException.invalid(at, "must be a string or a list of text parts, got " + RequestBinding.describe(c));
-    }
-
-    private static List<ChatMessage.ToolCall> toolCalls(List<Requests.ToolCall> calls, String at) {
-        if (calls == null) return null;
-        List<ChatMessage.ToolCall> out = new ArrayList<>();
-        for (int k = 0; k < calls.size(); k++) {
-            Requests.ToolCall c = calls.get(k);
-            String name = c == null || c.function() == null ? null : c.function().name();
-            if (name == null) throw ApiException.invalid(at + "[" + k + "].function.name", "is required");
-            JsonNode args = c.function().arguments();
-            Object arguments = args == null || args.isNull() ? null : args.isTextual() ? args.textValue() : args.toString();
-            out.add(new ChatMessage.ToolCall(c.id(), name, arguments));
+        for (Requests.Message m : list) {
+            List<ChatMessage.ToolCall> calls = m.toolCalls() == null || !m.chatRole().equals("assistant") ? null
+                    : m.toolCalls().stream().map(c -> new ChatMessage.ToolCall(c.id(), c.function().name(), c.function().argumentsText())).toList();
+            out.add(new ChatMessage(m.chatRole(), m.text(), m.reasoningContent(), calls, m.toolCallId(), m.name(), m.prefix()));
         }
         return out;
     }

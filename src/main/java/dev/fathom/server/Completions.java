@@ -40,18 +40,11 @@ final class Completions implements FathomServer.Shape {
     }
 
     void handle(Context ctx) throws IOException {
-        JsonNode body = server.body(ctx);
-        Requests.CompletionRequest req = RequestBinding.bind(body, Requests.CompletionRequest.class);
-        Requests.GenerationFields common = RequestBinding.bind(body, Requests.GenerationFields.class);
+        Requests.CompletionRequest req = RequestBinding.completion(server.body(ctx));
         Tokenizer t = model.tokenizer();
-        JsonNode p = req.prompt();
-        if (p == null || p.isNull()) throw ApiException.invalid("prompt", "is required (a string)");
+        JsonNode p = req.onePrompt();
         String suffix = req.suffix();
         int[] ids;
-        if (p.isArray() && p.size() == 1 && (p.get(0).isTextual() || p.get(0).isArray())) p = p.get(0); // a list of one prompt
-        if (p.isArray() && !p.isEmpty() && (p.get(0).isTextual() || p.get(0).isArray())) {
-            throw ApiException.invalid("prompt", "only one prompt per request is supported, got a list of " + p.size() + " (send one request per prompt)");
-        }
         if (p.isTextual()) {
             String text = p.textValue();
             promptText = text;
@@ -64,20 +57,16 @@ final class Completions implements FathomServer.Shape {
                 text = FIM_BEGIN + text + FIM_HOLE + suffix + FIM_END;
             }
             ids = t.encode(text, t.addBosByDefault(), true);
-        } else if (p.isArray() && suffix == null) {
-            ids = FathomServer.tokenIds(p, "prompt", t.vocabSize(), " (or give the prompt as a string)");
-            promptText = t.decode(ids);
         } else {
-            throw ApiException.invalid("prompt", "must be a string" + (suffix == null ? " or a list of token ids" : "") + ", got " + RequestBinding.describe(p));
+            ids = RequestBinding.tokenIds(p, "prompt", t.vocabSize(), " (or give the prompt as a string)");
+            promptText = t.decode(ids);
         }
         if (ids.length == 0) throw ApiException.invalid("prompt", "is empty");
         logprobs = req.logprobs() != null;
-        echo = Boolean.TRUE.equals(req.echo());
-        if (echo && suffix != null) throw ApiException.invalid("echo", "cannot be combined with suffix");
-        if (echo && logprobs) throw ApiException.invalid("echo", "cannot be combined with logprobs here (the prompt's log-probabilities are not computed)");
+        echo = req.echoes();
         echoPending = echo;
-        GenerationRequest r = server.generationRequest(common, model.sampling(), ids, logprobs ? req.logprobs().intValue() : -1);
-        server.run(ctx, model, r, common.streaming(), common.includeUsage(), this);
+        GenerationRequest r = server.generationRequest(req.generation(), model.sampling(), ids, logprobs ? req.logprobs().intValue() : -1);
+        server.run(ctx, model, r, req.generation().streaming(), req.generation().includeUsage(), this);
     }
 
     private ObjectNode chunk(String text, List<TokenInfo> tokens, String finish) {

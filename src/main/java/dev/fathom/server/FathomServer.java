@@ -442,42 +442,10 @@ public final class FathomServer implements AutoCloseable {
         return d;
     }
 
-    /** OpenAI's {@code stop}: a string or a list of strings. */
-    private static List<String> stops(JsonNode v) {
-        if (v == null || v.isNull()) return List.of();
-        List<String> out = new ArrayList<>();
-        if (v.isTextual()) out.add(v.textValue());
-        else if (v.isArray()) {
-            for (int i = 0; i < v.size(); i++) {
-                if (!v.get(i).isTextual()) throw ApiException.invalid("stop", "must be a string or a list of strings, item " + i + " is " + RequestBinding.describe(v.get(i)));
-                out.add(v.get(i).textValue());
-            }
-        } else throw ApiException.invalid("stop", "must be a string or a list of strings, got " + RequestBinding.describe(v));
-        if (out.size() > GenerationRequest.MAX_STOP_STRINGS) {
-            throw ApiException.invalid("stop", "at most " + GenerationRequest.MAX_STOP_STRINGS + " stop sequences, got " + out.size());
-        }
-        for (String x : out) if (x.isEmpty()) throw ApiException.invalid("stop", "a stop sequence is empty");
-        return out;
-    }
-
-    /** A JSON list of token ids, each checked against the vocabulary; errors name {@code field[i]}. */
-    static int[] tokenIds(JsonNode list, String field, int vocab, String hint) {
-        int[] ids = new int[list.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonNode v = list.get(i);
-            if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() >= vocab) {
-                throw ApiException.invalid(field + "[" + i + "]", "must be a token id in 0.." + (vocab - 1) + hint + ", got " + RequestBinding.describe(v));
-            }
-            ids[i] = v.intValue();
-        }
-        return ids;
-    }
-
     private void tokenize(Context ctx) {
         ServedModel m = ready();
-        Requests.TokenizeRequest req = RequestBinding.bind(body(ctx), Requests.TokenizeRequest.class);
-        String text = req.content() != null ? req.content() : req.prompt();
-        if (text == null) throw ApiException.invalid("content", "is required (the text to tokenize)");
+        Requests.TokenizeRequest req = RequestBinding.tokenize(body(ctx));
+        String text = req.text();
         Boolean addSpecial = req.addSpecial(), parseSpecial = req.parseSpecial(), withPieces = req.withPieces();
         Tokenizer t = m.tokenizer();
         int[] ids = t.encode(text, addSpecial == null ? t.addBosByDefault() : addSpecial && t.bosId() >= 0, parseSpecial == null || parseSpecial);
@@ -492,10 +460,8 @@ public final class FathomServer implements AutoCloseable {
 
     private void detokenize(Context ctx) {
         ServedModel m = ready();
-        JsonNode tokens = body(ctx).get("tokens");
-        if (tokens == null || tokens.isNull()) throw ApiException.invalid("tokens", "is required (a list of token ids)");
-        if (!tokens.isArray()) throw ApiException.invalid("tokens", "must be a list of token ids, got " + RequestBinding.describe(tokens));
-        int[] ids = tokenIds(tokens, "tokens", m.tokenizer().vocabSize(), "");
+        Requests.DetokenizeRequest req = RequestBinding.detokenize(body(ctx));
+        int[] ids = RequestBinding.tokenIds(req.tokens(), "tokens", m.tokenizer().vocabSize(), "");
         ObjectNode n = json.createObjectNode();
         n.put("content", m.tokenizer().decode(ids));
         sendJson(ctx, n);
@@ -504,26 +470,17 @@ public final class FathomServer implements AutoCloseable {
     // ------------------------------------------------------------------------------------------ generation
 
     /**
-     * The engine's request for a prompt and the generation fields both endpoints share (bound and range-checked);
-     * temperature, top_p and top_k not given are the model's recommended, else OpenAI's defaults (1, 1, off).
+     * The engine's request for a prompt and the generation fields both endpoints share (as {@link RequestBinding}
+     * checked them); temperature, top_p and top_k not given are the model's recommended, else OpenAI's defaults (1, 1, off).
      */
     GenerationRequest generationRequest(Requests.GenerationFields f, SamplingDefaults model, int[] prompt, int topLogprobs) {
-        if (f.topP() != null && f.topP() == 0) throw ApiException.invalid("top_p", "must be greater than 0 and at most 1, got 0");
-        if (f.n() != null && f.n() != 1) throw ApiException.invalid("n", "only 1 choice per request is supported, got " + f.n());
-        List<String> stop = stops(f.stop());
-        if (f.responseFormat() != null) {
-            String type = f.responseFormat().type();
-            if (type == null || !(type.equals("text") || type.equals("json_object"))) {
-                throw ApiException.invalid("response_format.type", "must be \"text\" or \"json_object\", got " + (type == null ? "nothing" : "\"" + type + "\""));
-            }
-        }
         Long maxTokens = f.maxTokens() != null ? f.maxTokens() : f.maxCompletionTokens(); // both at most Integer.MAX_VALUE
         SamplingParams sp = new SamplingParams(f.temperature() == null ? model.temperature(1f) : f.temperature().floatValue(),
                 f.topK() == null ? model.topK(0) : f.topK().intValue(), f.topP() == null ? model.topP(1f) : f.topP().floatValue(),
                 f.minP() == null ? 0f : f.minP().floatValue(), f.seed() != null ? f.seed() : new SecureRandom().nextLong());
         return new GenerationRequest(prompt, maxTokens == null ? Integer.MAX_VALUE : maxTokens.intValue(), sp,
                 f.frequencyPenalty() == null ? 0 : f.frequencyPenalty().floatValue(),
-                f.presencePenalty() == null ? 0 : f.presencePenalty().floatValue(), stop, topLogprobs);
+                f.presencePenalty() == null ? 0 : f.presencePenalty().floatValue(), f.stopSequences(), topLogprobs);
     }
 
     /** Submits, mapping the engine's refusals to API errors. */

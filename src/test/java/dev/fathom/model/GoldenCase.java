@@ -165,15 +165,13 @@ public final class GoldenCase {
     public static Stats check(String name, Path model) throws IOException {
         Path dir = Fixtures.golden(name);
         Stats st = new Stats();
-        try (Checkpoint f = Checkpoint.open(model)) {
-            Transformer t = Transformer.load(f, Runtime.getRuntime().availableProcessors());
+        try (Checkpoint f = Checkpoint.open(model); Transformer t = Transformer.load(f, Runtime.getRuntime().availableProcessors())) {
             List<Path> prompts;
             try (Stream<Path> s = Files.list(dir)) {
                 prompts = s.filter(p -> p.getFileName().toString().matches("p\\d+") && Files.isDirectory(p)).sorted().toList();
             }
             assertFalse(prompts.isEmpty(), "no pN folders in " + dir);
             for (Path p : prompts) checkPrompt(t, name + "/" + p.getFileName(), p, st);
-            t.close();
         }
         System.out.println("[golden] " + name + " (" + model.getFileName() + "): " + st);
         return st;
