@@ -703,8 +703,4 @@ public final class FathomServer implements AutoCloseable {
             }
         }
     }
-
-    static List<ObjectNode> list(ObjectNode... nodes) {
-        return new ArrayList<>(List.of(nodes));
-    }
 }
