@@ -46,8 +46,7 @@ final class ConvertCommand implements Callable<Integer> {
             throw new FathomException("FOLDER " + folder + (Files.exists(folder)
                     ? ": is a file; convert reads Hugging Face model folders (fathom quantize requantises a GGUF)" : ": no such folder"));
         }
-        if (Files.isDirectory(out)) throw new FathomException("--out " + out + ": is a folder; give the file to write");
-        if (Files.exists(out) && !force) throw new FathomException("--out " + out + ": exists (pass --force to overwrite it)");
+        GgufOutput.checkTarget(out, "--out", force);
         PrintWriter err = spec.commandLine().getErr();
         try (HfCheckpoint in = HfCheckpoint.open(folder)) {
             GgufWriter w = GgufConverter.prepare(in, mix);

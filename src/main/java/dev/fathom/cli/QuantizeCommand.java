@@ -44,8 +44,7 @@ final class QuantizeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         QuantMix mix = QuantMix.fromName(type);
         if (Files.exists(out) && Files.exists(in) && Files.isSameFile(in, out)) throw new FathomException(out + ": is the input file");
-        if (Files.isDirectory(out)) throw new FathomException("OUT " + out + ": is a folder; give the file to write");
-        if (Files.exists(out) && !force) throw new FathomException("OUT " + out + ": exists (pass --force to overwrite it)");
+        GgufOutput.checkTarget(out, "OUT", force);
         try (Checkpoint c = Checkpoint.open(in)) {
             if (!(c instanceof GgufCheckpoint g)) throw new FathomException(in + ": quantize reads GGUF files");
             GgufWriter w = GgufRequantizer.prepare(g, mix, allowRequantize);
