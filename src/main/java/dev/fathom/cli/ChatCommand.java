@@ -135,8 +135,8 @@ final class ChatCommand implements Callable<Integer> {
             boolean reasoningModel = template.isReasoning();
             long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
             SamplingDefaults recommended = m.checkpoint().samplingDefaults();
-            float temp = temperature != null ? temperature : recommended.temperature(0.6f);
-            float p = topP != null ? topP : recommended.topP(0.95f);
+            float answerTemperature = temperature != null ? temperature : recommended.temperature(0.6f);
+            float answerTopP = topP != null ? topP : recommended.topP(0.95f);
             cache.apply(m, 1, ctx, 0, err); // each turn re-sends the conversation: its earlier blocks hit
             try (Engine engine = new Engine(m.model(), tokenizer, new Engine.Options(1, ctx, 1))) {
                 int context = engine.contextLength();
@@ -187,7 +187,7 @@ final class ChatCommand implements Callable<Integer> {
                             ? new ReasoningParser(ReasoningParser.startsInReasoning(prompt)) : null;
                     boolean[] inDim = {false};
                     GenerationRequest req = GenerationRequest.greedy(ids, maxTokens)
-                            .withSampling(new SamplingParams(temp, 0, p, 0f, s + history.size()));
+                            .withSampling(new SamplingParams(answerTemperature, 0, answerTopP, 0f, s + history.size()));
                     ctrlC.answering();
                     long submitted = System.nanoTime();
                     long[] firstToken = {0};
