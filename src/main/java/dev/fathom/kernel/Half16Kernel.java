@@ -14,7 +14,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * F16 and BF16 rows: 16-bit lanes widened to float32 exactly with integer operations (the Vector API has no
  * half-float conversion), then the F32 loop shape. BF16 is a 16-bit shift; F16 rebuilds the exponent by a
- * multiplication with 2^112 (exact for normal and subnormal halves) and patches infinities and NaNs.
+ * multiplication with 2^112 (exact for normal and subnormal halves) and patches infinities and NaNs; then the
+ * canonical sum.
  */
 final class Half16Kernel extends RowKernel {
     private static final VectorSpecies<Float> F = RowKernel.FLOATS;
@@ -26,7 +27,7 @@ final class Half16Kernel extends RowKernel {
     private final boolean bf16;
 
     private Half16Kernel(TensorType type) {
-        super(type);
+        super(type.format());
         bf16 = type == TensorType.BF16;
     }
 
@@ -57,25 +58,55 @@ final class Half16Kernel extends RowKernel {
     }
 
     @Override
-    protected float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch) {
-        final int l = F.length();
-        final boolean b = bf16;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+    protected void decode(MemorySegment w, long p, int n, float[] dst, int off) {
         int i = 0;
-        for (; i <= n - 4 * l; i += 4 * l) {
-            long q = p + 2L * i;
-            int x = xpOff + i;
-            a0 = widen(w, q, b).fma(FloatVector.fromArray(F, xp, x), a0);
-            a1 = widen(w, q + 2L * l, b).fma(FloatVector.fromArray(F, xp, x + l), a1);
-            a2 = widen(w, q + 4L * l, b).fma(FloatVector.fromArray(F, xp, x + 2 * l), a2);
-            a3 = widen(w, q + 6L * l, b).fma(FloatVector.fromArray(F, xp, x + 3 * l), a3);
-        }
-        for (; i <= n - l; i += l) {
-            a0 = widen(w, p + 2L * i, b).fma(FloatVector.fromArray(F, xp, xpOff + i), a0);
-        }
-        a0.add(a1).add(a2.add(a3)).intoArray(scratch, 0); // no vector crosses a call: C2 would box it
-        float s = sumLanes(scratch, F.length());
-        for (; i < n; i++) s += scalar(w, p + 2L * i) * xp[xpOff + i];
+        for (; i <= n - L; i += L) widen(w, p + 2L * i, bf16).intoArray(dst, off + i);
+        for (; i < n; i++) dst[off + i] = scalar(w, p + 2L * i);
+    }
+
+    @Override
+    protected float dot(MemorySegment w, long p, int n, float[] xs, int xOff, float[] scratch) {
+        final boolean b = bf16;
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) acc = widen(w, p + 2L * i, b).fma(FloatVector.fromArray(F, xs, xOff + i), acc);
+        acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
+        float s = sumLanes(scratch, 0);
+        for (; i < n; i++) s += scalar(w, p + 2L * i) * xs[xOff + i];
         return s;
+    }
+
+    @Override
+    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
+                         float[] scratch) {
+        final boolean b = bf16;
+        long p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector x = FloatVector.fromArray(F, xs, xOff + i);
+            long q = 2L * i;
+            c0 = widen(w, p + q, b).fma(x, c0);
+            c1 = widen(w, p1 + q, b).fma(x, c1);
+            c2 = widen(w, p2 + q, b).fma(x, c2);
+            c3 = widen(w, p3 + q, b).fma(x, c3);
+        }
+        c0.intoArray(scratch, 0);
+        c1.intoArray(scratch, L);
+        c2.intoArray(scratch, 2 * L);
+        c3.intoArray(scratch, 3 * L);
+        float s0 = sumLanes(scratch, 0), s1 = sumLanes(scratch, L), s2 = sumLanes(scratch, 2 * L), s3 = sumLanes(scratch, 3 * L);
+        for (; i < n; i++) {
+            float x = xs[xOff + i];
+            long q = 2L * i;
+            s0 += scalar(w, p + q) * x;
+            s1 += scalar(w, p1 + q) * x;
+            s2 += scalar(w, p2 + q) * x;
+            s3 += scalar(w, p3 + q) * x;
+        }
+        out[o] = s0;
+        out[o + 1] = s1;
+        out[o + 2] = s2;
+        out[o + 3] = s3;
     }
 }

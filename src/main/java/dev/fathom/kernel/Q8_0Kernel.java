@@ -11,165 +11,107 @@ import java.lang.foreign.MemorySegment;
 import static jdk.incubator.vector.VectorOperators.B2F;
 
 /**
- * Q8_0 ({@code fp16 d; int8 q[32]}) against float32 activations: per block the quants widen to float lanes
- * ({@link #L} bytes per load) and multiply-add the activations ({@code s = sum_i q_i * x_i} per
- * lane), then {@code acc += s * d}. A block is two 16-lane vectors on AVX-512, four 8-lane ones on AVX2. Every
- * form (one row, four rows, four x) runs the same operations per (row, x) in the same order.
+ * Q8_0 ({@code fp16 d; int8 q[32]}): {@link #L} quant bytes widen to float lanes and are scaled by d (exact:
+ * 8-bit times 11-bit mantissas), then one FMA with the activations, the canonical sum. A block is two 16-lane
+ * vectors on AVX-512, four 8-lane ones on AVX2; written flat, since C2 boxes vectors carried through an inner loop
+ * or passed to a helper it does not inline.
  */
 final class Q8_0Kernel extends RowKernel {
-    private static final VectorSpecies<Float> F = VECTOR_BITS >= 512 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
-    /** Lanes per vector, and quant bytes per load. */
-    private static final int L = F.length();
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L));
     /** Vectors per 32-value block: 2 on AVX-512, 4 on AVX2. */
     private static final int PARTS = 32 / L;
     private static final int QK = 32, BYTES = 34;
 
     Q8_0Kernel() {
-        super(TensorType.Q8_0);
+        super(TensorType.Q8_0.format());
+    }
+
+    private static FloatVector q(MemorySegment w, long p) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, w, p, LE).convertShape(B2F, FLOATS, 0);
+    }
+
+    private static float d(MemorySegment w, long pb) {
+        return Float.float16ToFloat(w.get(SHORT, pb));
     }
 
     @Override
-    protected float dot(MemorySegment w, long p0, int n, float[] xp, int xpOff, float[] scratch) {
-        int nb = n / QK;
-        FloatVector acc = FloatVector.zero(F), s;
-        for (int b = 0; b < nb; b++) {
+    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off) {
+        for (int b = 0; b < n / QK; b++) {
             long pb = p0 + (long) BYTES * b;
-            int xb = xpOff + QK * b;
-            FloatVector x0 = FloatVector.fromArray(F, xp, xb), x1 = FloatVector.fromArray(F, xp, xb + L);
-            FloatVector x2 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 2 * L) : x0;
-            FloatVector x3 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 3 * L) : x0;
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2F, F, 0)).mul(x0);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
+            int o = off + QK * b;
+            FloatVector d = FloatVector.broadcast(FLOATS, d(w, pb));
+            q(w, pb + 2).mul(d).intoArray(dst, o);
+            q(w, pb + 2 + L).mul(d).intoArray(dst, o + L);
             if (PARTS == 4) {
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
+                q(w, pb + 2 + 2 * L).mul(d).intoArray(dst, o + 2 * L);
+                q(w, pb + 2 + 3 * L).mul(d).intoArray(dst, o + 3 * L);
             }
-            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb))), acc);
+        }
+    }
+
+    @Override
+    protected float dot(MemorySegment w, long p0, int n, float[] xs, int xOff, float[] scratch) {
+        FloatVector acc = FloatVector.zero(FLOATS);
+        for (int b = 0; b < n / QK; b++) {
+            long pb = p0 + (long) BYTES * b;
+            int x = xOff + QK * b;
+            FloatVector d = FloatVector.broadcast(FLOATS, d(w, pb));
+            acc = q(w, pb + 2).mul(d).fma(FloatVector.fromArray(FLOATS, xs, x), acc);
+            acc = q(w, pb + 2 + L).mul(d).fma(FloatVector.fromArray(FLOATS, xs, x + L), acc);
+            if (PARTS == 4) {
+                acc = q(w, pb + 2 + 2 * L).mul(d).fma(FloatVector.fromArray(FLOATS, xs, x + 2 * L), acc);
+                acc = q(w, pb + 2 + 3 * L).mul(d).fma(FloatVector.fromArray(FLOATS, xs, x + 3 * L), acc);
+            }
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
-        return sumLanes(scratch, F.length());
+        return sumLanes(scratch, 0);
     }
 
+    /** Four rows against one x: each activation vector is loaded once for the four. */
     @Override
-    protected boolean hasRows4() {
-        return true;
-    }
-
-    /** Four rows against one x: each activation block is loaded once; written flat (C2 boxes vectors passed to helpers). */
-    @Override
-    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xp, int xpOff, float[] out, int o,
+    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
                          float[] scratch) {
-        int nb = n / QK;
         long r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
-        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, s;
-        for (int b = 0; b < nb; b++) {
+        FloatVector c0 = FloatVector.zero(FLOATS), c1 = c0, c2 = c0, c3 = c0;
+        for (int b = 0; b < n / QK; b++) {
             long bo = (long) BYTES * b;
-            int xb = xpOff + QK * b;
-            FloatVector x0 = FloatVector.fromArray(F, xp, xb), x1 = FloatVector.fromArray(F, xp, xb + L);
-            FloatVector x2 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 2 * L) : x0;
-            FloatVector x3 = PARTS == 4 ? FloatVector.fromArray(F, xp, xb + 3 * L) : x0;
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
+            int x = xOff + QK * b;
+            FloatVector d0 = FloatVector.broadcast(FLOATS, d(w, r0 + bo)), d1 = FloatVector.broadcast(FLOATS, d(w, r1 + bo));
+            FloatVector d2 = FloatVector.broadcast(FLOATS, d(w, r2 + bo)), d3 = FloatVector.broadcast(FLOATS, d(w, r3 + bo));
+            FloatVector v = FloatVector.fromArray(FLOATS, xs, x);
+            long q = bo + 2;
+            c0 = q(w, r0 + q).mul(d0).fma(v, c0);
+            c1 = q(w, r1 + q).mul(d1).fma(v, c1);
+            c2 = q(w, r2 + q).mul(d2).fma(v, c2);
+            c3 = q(w, r3 + q).mul(d3).fma(v, c3);
+            v = FloatVector.fromArray(FLOATS, xs, x + L);
+            q += L;
+            c0 = q(w, r0 + q).mul(d0).fma(v, c0);
+            c1 = q(w, r1 + q).mul(d1).fma(v, c1);
+            c2 = q(w, r2 + q).mul(d2).fma(v, c2);
+            c3 = q(w, r3 + q).mul(d3).fma(v, c3);
             if (PARTS == 4) {
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r0 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
+                v = FloatVector.fromArray(FLOATS, xs, x + 2 * L);
+                q += L;
+                c0 = q(w, r0 + q).mul(d0).fma(v, c0);
+                c1 = q(w, r1 + q).mul(d1).fma(v, c1);
+                c2 = q(w, r2 + q).mul(d2).fma(v, c2);
+                c3 = q(w, r3 + q).mul(d3).fma(v, c3);
+                v = FloatVector.fromArray(FLOATS, xs, x + 3 * L);
+                q += L;
+                c0 = q(w, r0 + q).mul(d0).fma(v, c0);
+                c1 = q(w, r1 + q).mul(d1).fma(v, c1);
+                c2 = q(w, r2 + q).mul(d2).fma(v, c2);
+                c3 = q(w, r3 + q).mul(d3).fma(v, c3);
             }
-            c0 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r0 + bo))), c0);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
-            if (PARTS == 4) {
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r1 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
-            }
-            c1 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r1 + bo))), c1);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
-            if (PARTS == 4) {
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r2 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
-            }
-            c2 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r2 + bo))), c2);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2, LE).convertShape(B2F, F, 0)).mul(x0);
-            s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + L, LE).convertShape(B2F, F, 0)).fma(x1, s);
-            if (PARTS == 4) {
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + 2 * L, LE).convertShape(B2F, F, 0)).fma(x2, s);
-                s = ((FloatVector) ByteVector.fromMemorySegment(B, w, r3 + bo + 2 + 3 * L, LE).convertShape(B2F, F, 0)).fma(x3, s);
-            }
-            c3 = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, r3 + bo))), c3);
         }
         c0.intoArray(scratch, 0);
-        out[o] = sumLanes(scratch, F.length());
-        c1.intoArray(scratch, 0);
-        out[o + 1] = sumLanes(scratch, F.length());
-        c2.intoArray(scratch, 0);
-        out[o + 2] = sumLanes(scratch, F.length());
-        c3.intoArray(scratch, 0);
-        out[o + 3] = sumLanes(scratch, F.length());
-    }
-
-    @Override
-    protected boolean hasTile4() {
-        return true;
-    }
-
-    /** One row against four x: each weight block is converted once; written flat like {@link #rows4}. */
-    @Override
-    protected void tile4(MemorySegment w, long p0, int n, float[] xp, int x0, int xStride, float[] out, int o,
-                         int outStride, float[] scratch) {
-        int nb = n / QK;
-        int x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, s;
-        for (int b = 0; b < nb; b++) {
-            long pb = p0 + (long) BYTES * b;
-            int xo = QK * b, a;
-            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(SHORT, pb)));
-            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2, LE).convertShape(B2F, F, 0);
-            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + L, LE).convertShape(B2F, F, 0);
-            FloatVector w2 = PARTS == 4
-                    ? (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 2 * L, LE).convertShape(B2F, F, 0) : w0;
-            FloatVector w3 = PARTS == 4
-                    ? (FloatVector) ByteVector.fromMemorySegment(B, w, pb + 2 + 3 * L, LE).convertShape(B2F, F, 0) : w0;
-            a = x0 + xo;
-            s = w0.mul(FloatVector.fromArray(F, xp, a));
-            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
-            if (PARTS == 4) {
-                s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
-                s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
-            }
-            c0 = s.fma(d, c0);
-            a = x1 + xo;
-            s = w0.mul(FloatVector.fromArray(F, xp, a));
-            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
-            if (PARTS == 4) {
-                s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
-                s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
-            }
-            c1 = s.fma(d, c1);
-            a = x2 + xo;
-            s = w0.mul(FloatVector.fromArray(F, xp, a));
-            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
-            if (PARTS == 4) {
-                s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
-                s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
-            }
-            c2 = s.fma(d, c2);
-            a = x3 + xo;
-            s = w0.mul(FloatVector.fromArray(F, xp, a));
-            s = w1.fma(FloatVector.fromArray(F, xp, a + L), s);
-            if (PARTS == 4) {
-                s = w2.fma(FloatVector.fromArray(F, xp, a + 2 * L), s);
-                s = w3.fma(FloatVector.fromArray(F, xp, a + 3 * L), s);
-            }
-            c3 = s.fma(d, c3);
-        }
-        c0.intoArray(scratch, 0);
-        out[o] = sumLanes(scratch, F.length());
-        c1.intoArray(scratch, 0);
-        out[o + outStride] = sumLanes(scratch, F.length());
-        c2.intoArray(scratch, 0);
-        out[o + 2 * outStride] = sumLanes(scratch, F.length());
-        c3.intoArray(scratch, 0);
-        out[o + 3 * outStride] = sumLanes(scratch, F.length());
+        c1.intoArray(scratch, L);
+        c2.intoArray(scratch, 2 * L);
+        c3.intoArray(scratch, 3 * L);
+        out[o] = sumLanes(scratch, 0);
+        out[o + 1] = sumLanes(scratch, L);
+        out[o + 2] = sumLanes(scratch, 2 * L);
+        out[o + 3] = sumLanes(scratch, 3 * L);
     }
 }

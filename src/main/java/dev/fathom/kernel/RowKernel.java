@@ -1,5 +1,6 @@
 package dev.fathom.kernel;
 
+import dev.fathom.tensor.BlockFormat;
 import dev.fathom.tensor.TensorType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShape;
@@ -10,145 +11,150 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The fused dequantise-and-dot kernel of one tensor type: dot products of encoded weight rows (read in place from a
- * {@link MemorySegment}, little-endian) with float32 activations. Adding a weight type is one subclass plus one line
- * in {@link RowKernels}.
+ * Dot products of one tensor type's encoded weight rows (read in place from a {@link MemorySegment},
+ * little-endian) with float32 activations. This base class is the whole path for a type without a fused kernel:
+ * rows are decoded by the type's bit-exact {@link BlockFormat} and dotted with float vectors. A fused kernel (a
+ * subclass, one line in {@link RowKernels}) decodes in registers instead; adding a weight type is one subclass.
  *
- * <p>Activations are first {@linkplain #prepare prepared} once per product: copied into the kernel's own layout
- * ({@link #preparedLength} floats for a row of {@code n} values), which lets a kernel permute, pre-scale or
- * pre-sum them (cheap, since one x serves every row). The dot products then read only prepared activations.
- *
- * <p>Determinism: the result for one (row, x) pair is a fixed sequence of float operations that does not depend on
- * how many rows or activation vectors are in the call, nor on the thread that runs it; {@link #dotRowsBatch} must
- * give the bits {@link #dotRows} gives for each x alone.
+ * <p><b>The canonical sum.</b> Every path computes, for one (row w, activation x) pair of {@code n} values,
+ * exactly: {@code acc = 0; for i in 0, L, 2L, ..: acc = fma(w[i..i+L), x[i..i+L), acc)} over vectors of
+ * {@link #L} float lanes, then {@link #sumLanes} of acc, then {@code s += w[i] * x[i]} for the tail values one by
+ * one. {@code w[i]} is the exact dequantised value ({@code q * d} is exact in float32), so a fused decode kernel
+ * ({@link #dot}, {@link #rows4}), the panel GEMM of batches ({@link PanelGemm}) and a decoded row give the same
+ * bits: a row's result depends neither on the other rows or activations of the call nor on the thread running
+ * it (decode alone == batch == prompt rows).
  */
-public abstract class RowKernel {
-    /** The 256-bit float species of the kernels shaped for 8 lanes (Q4_K, Q6_K; fine on AVX-512 too). */
-    static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+public class RowKernel {
     /**
-     * The widest vectors the kernels use: the hardware's preferred size, capped by {@code -Dfathom.vector.bits}
+     * The vector size of every kernel: the hardware's preferred size, capped by {@code -Dfathom.vector.bits}
      * (256 runs the AVX2 shapes on an AVX-512 machine: the build tests both).
      */
     static final int VECTOR_BITS = Math.min(FloatVector.SPECIES_PREFERRED.vectorBitSize(),
             Math.max(128, Integer.getInteger("fathom.vector.bits", Integer.MAX_VALUE)));
-    /** Floats of {@link #VECTOR_BITS}. */
+    /** Floats of {@link #VECTOR_BITS}: the lanes of the canonical sum. */
     static final VectorSpecies<Float> FLOATS = VectorSpecies.of(float.class, VectorShape.forBitSize(VECTOR_BITS));
+    /** Lanes of {@link #FLOATS}. */
+    static final int L = FLOATS.length();
+    /** Whether the fused kernels (written for 8 and 16 lanes) run; 128-bit machines take the decoded-row path. */
+    static final boolean FUSED = L == 8 || L == 16;
     static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    /**
-     * Per-thread scratch layout: {@code scratch[0 .. SCRATCH_LANES)} for lane sums, then room for one decoded row
-     * (the caller sizes it {@code SCRATCH_LANES + maxRowLength}).
-     */
+    /** Floats at the start of a scratch array kept for lane sums. */
     static final int SCRATCH_LANES = 64;
 
-    private final TensorType type;
+    private final BlockFormat format;
 
-    protected RowKernel(TensorType type) {
-        this.type = type;
+    RowKernel(BlockFormat format) {
+        this.format = format;
     }
 
     public final TensorType type() {
-        return type;
+        return format.type();
     }
 
-    /** Prepared floats per activation vector of {@code n} values (n a whole number of blocks). */
-    public int preparedLength(int n) {
-        return n;
+    /** Scratch floats one thread needs for rows of up to {@code maxRowLength} values (lanes, 4 decoded rows). */
+    static int scratchLength(int maxRowLength) {
+        return SCRATCH_LANES + 4 * maxRowLength;
     }
 
-    /** Writes the prepared form of {@code x[xOff .. xOff + n)} into {@code dst[dstOff .. + preparedLength(n))}. */
-    public void prepare(float[] x, int xOff, int n, float[] dst, int dstOff) {
-        System.arraycopy(x, xOff, dst, dstOff, n);
+    /**
+     * Writes the exact values of the row of {@code n} values at byte {@code p} of {@code w} into
+     * {@code dst[off .. off + n)}; fused kernels override it with a vector decoder giving the same bits.
+     */
+    protected void decode(MemorySegment w, long p, int n, float[] dst, int off) {
+        format.dequantize(w, p, dst, off, n);
     }
 
     /**
      * {@code out[outOff + r] = row r . x} for {@code r < rows}, row r starting at byte {@code off + r * rowBytes} of
-     * {@code w} and holding {@code n} values; x is the prepared vector at {@code xp[xpOff ..]}.
-     * Groups of four rows go through {@link #rows4} when the kernel has one (each activation block loaded once for
-     * the four rows).
+     * {@code w} and holding {@code n} values, x at {@code xs[xOff ..]}. Groups of four rows go through
+     * {@link #rows4} (each activation vector loaded once for the four).
      */
     public final void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
-                              float[] xp, int xpOff, float[] out, int outOff, float[] scratch) {
+                              float[] xs, int xOff, float[] out, int outOff, float[] scratch) {
         int r = 0;
-        if (hasRows4()) {
-            for (; r + 4 <= rows; r += 4) rows4(w, off + r * rowBytes, rowBytes, n, xp, xpOff, out, outOff + r, scratch);
-        }
-        for (; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xp, xpOff, scratch);
+        for (; r + 4 <= rows; r += 4) rows4(w, off + r * rowBytes, rowBytes, n, xs, xOff, out, outOff + r, scratch);
+        for (; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xs, xOff, scratch);
     }
 
     /**
-     * The dot product of the row of {@code n} values at byte {@code p} of {@code w} with the prepared vector at
-     * {@code xp[xpOff ..]}. One row per call on purpose: the method is small enough to be JIT-compiled from its
-     * invocation count and inlined whole (a loop over many rows would only get on-stack replacement).
+     * The canonical sum of the row of {@code n} values at byte {@code p} of {@code w} with {@code xs[xOff ..]}.
+     * One row per call on purpose: the method is small enough to be JIT-compiled from its invocation count and
+     * inlined whole (a loop over many rows would only get on-stack replacement).
      */
-    protected abstract float dot(MemorySegment w, long p, int n, float[] xp, int xpOff, float[] scratch);
-
-    /** Whether {@link #rows4} is implemented. */
-    protected boolean hasRows4() {
-        return false;
+    protected float dot(MemorySegment w, long p, int n, float[] xs, int xOff, float[] scratch) {
+        decode(w, p, n, scratch, SCRATCH_LANES);
+        return dotDecoded(scratch, SCRATCH_LANES, xs, xOff, n, scratch);
     }
 
-    /**
-     * Four rows (at {@code p + k * rowBytes}) against one prepared vector, writing {@code out[o + k]}; the per-row
-     * operations must be exactly those of {@link #dot}.
-     */
-    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xp, int xpOff, float[] out, int o,
+    /** Four rows (at {@code p + k * rowBytes}) against one x, writing {@code out[o + k]}: four canonical sums. */
+    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
                          float[] scratch) {
-        throw new UnsupportedOperationException(type + " has no 4-row kernel");
-    }
-
-    /**
-     * The batched form: for each of {@code nx} prepared vectors {@code j} at {@code xp[xpOff + j * xpStride ..]},
-     * {@code out[outOff + j * outStride + r] = row r . x_j}, bit-identical to {@link #dotRows} per x. Groups of four
-     * x go through {@link #tile4} when the kernel has one (each weight block decoded once for the four); the rest run
-     * one after the other on each row while the row is hot in L1.
-     */
-    public void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xp, int xpOff,
-                             int xpStride, int nx, float[] out, int outOff, int outStride, float[] scratch) {
-        int j = 0;
-        if (hasTile4()) {
-            for (; j + 4 <= nx; j += 4) {
-                for (int r = 0; r < rows; r++) {
-                    tile4(w, off + r * rowBytes, n, xp, xpOff + j * xpStride, xpStride, out, outOff + j * outStride + r,
-                            outStride, scratch);
-                }
-            }
+        int w0 = SCRATCH_LANES, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n;
+        decode(w, p, n, scratch, w0);
+        decode(w, p + rowBytes, n, scratch, w1);
+        decode(w, p + 2 * rowBytes, n, scratch, w2);
+        decode(w, p + 3 * rowBytes, n, scratch, w3);
+        FloatVector c0 = FloatVector.zero(FLOATS), c1 = c0, c2 = c0, c3 = c0;
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector x = FloatVector.fromArray(FLOATS, xs, xOff + i);
+            c0 = FloatVector.fromArray(FLOATS, scratch, w0 + i).fma(x, c0);
+            c1 = FloatVector.fromArray(FLOATS, scratch, w1 + i).fma(x, c1);
+            c2 = FloatVector.fromArray(FLOATS, scratch, w2 + i).fma(x, c2);
+            c3 = FloatVector.fromArray(FLOATS, scratch, w3 + i).fma(x, c3);
         }
-        for (int r = 0; r < rows; r++) {
-            long o = off + r * rowBytes;
-            for (int t = j; t < nx; t++) {
-                out[outOff + t * outStride + r] = dot(w, o, n, xp, xpOff + t * xpStride, scratch);
-            }
+        c0.intoArray(scratch, 0);
+        c1.intoArray(scratch, L);
+        c2.intoArray(scratch, 2 * L);
+        c3.intoArray(scratch, 3 * L);
+        out[o] = tail(scratch, w0, xs, xOff, i, n, sumLanes(scratch, 0));
+        out[o + 1] = tail(scratch, w1, xs, xOff, i, n, sumLanes(scratch, L));
+        out[o + 2] = tail(scratch, w2, xs, xOff, i, n, sumLanes(scratch, 2 * L));
+        out[o + 3] = tail(scratch, w3, xs, xOff, i, n, sumLanes(scratch, 3 * L));
+    }
+
+    /**
+     * The batched form: for each of {@code nx} activation vectors {@code j} at {@code xs[xOff + j * xStride ..]},
+     * {@code out[outOff + j * outStride + r] = row r . x_j}, through the panel GEMM; bit-identical to
+     * {@link #dotRows} per x.
+     */
+    public final void dotRowsBatch(MemorySegment w, long off, long rowBytes, int rows, int n, float[] xs, int xOff,
+                                   int xStride, int nx, float[] out, int outOff, int outStride, PanelGemm gemm) {
+        gemm.multiply(this, w, off, rowBytes, rows, n, xs, xOff, xStride, nx, out, outOff, outStride);
+    }
+
+    /** The canonical sum of {@code a[aOff ..]} and {@code x[xOff ..]} over n values ({@code lanes[0 .. L)} scratch). */
+    static float dotDecoded(float[] a, int aOff, float[] x, int xOff, int n, float[] lanes) {
+        FloatVector acc = FloatVector.zero(FLOATS);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            acc = FloatVector.fromArray(FLOATS, a, aOff + i).fma(FloatVector.fromArray(FLOATS, x, xOff + i), acc);
         }
+        acc.intoArray(lanes, 0); // no vector crosses a call: C2 would box it
+        return tail(a, aOff, x, xOff, i, n, sumLanes(lanes, 0));
     }
 
-    /** Whether {@link #tile4} is implemented. */
-    protected boolean hasTile4() {
-        return false;
-    }
-
-    /**
-     * One row of {@code n} values at byte {@code p} against four prepared vectors ({@code x0 + k * xStride}), writing
-     * {@code out[o + k * outStride]}; the per-x operations must be exactly those of {@link #dot}.
-     */
-    protected void tile4(MemorySegment w, long p, int n, float[] xp, int x0, int xStride, float[] out, int o,
-                         int outStride, float[] scratch) {
-        throw new UnsupportedOperationException(type + " has no 4-wide tile");
+    /** {@code s} plus the tail values {@code i .. n} of the canonical sum, one by one. */
+    static float tail(float[] a, int aOff, float[] x, int xOff, int i, int n, float s) {
+        for (; i < n; i++) s += a[aOff + i] * x[xOff + i];
+        return s;
     }
 
     /**
-     * Sum of the first {@code count} lanes a vector stored into {@code lanes} (8 for 256 bits, 16 for 512), added
-     * pairwise in a fixed order: the same bits in interpreted and compiled code ({@code reduceLanes(ADD)} may
-     * reassociate differently once intrinsified), and a short dependency chain. Callers store the vector themselves:
-     * a vector passed to a method C2 does not inline is boxed, allocating on every call.
+     * Sum of the {@link #L} lanes a vector stored at {@code lanes[o ..]}, added pairwise in a fixed order: the same
+     * bits in interpreted and compiled code ({@code reduceLanes(ADD)} may reassociate differently once
+     * intrinsified), and a short dependency chain. Callers store the vector themselves: a vector passed to a method
+     * C2 does not inline is boxed, allocating on every call.
      */
-    static float sumLanes(float[] lanes, int count) {
-        if (count == 8) return sum8(lanes, 0);
-        if (count == 16) return sum8(lanes, 0) + sum8(lanes, 8);
+    static float sumLanes(float[] lanes, int o) {
+        if (L == 4) return (lanes[o] + lanes[o + 1]) + (lanes[o + 2] + lanes[o + 3]);
+        if (L == 8) return sum8(lanes, o);
+        if (L == 16) return sum8(lanes, o) + sum8(lanes, o + 8);
         float s = 0f;
-        for (int i = 0; i < count; i++) s += lanes[i];
+        for (int i = 0; i < L; i++) s += lanes[o + i];
         return s;
     }
 
@@ -158,6 +164,6 @@ public abstract class RowKernel {
 
     @Override
     public String toString() {
-        return getClass().getSimpleName() + "[" + type + "]";
+        return getClass().getSimpleName() + "[" + type() + "]";
     }
 }

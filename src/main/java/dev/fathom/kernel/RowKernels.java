@@ -3,27 +3,26 @@ package dev.fathom.kernel;
 import dev.fathom.tensor.TensorType;
 
 /**
- * The registry of row kernels, one per tensor type: a fused Vector API kernel for the common types, the
- * decode-then-dot path ({@link DecodedRowKernel}) for every other supported type.
+ * The registry of row kernels, one per tensor type: a fused Vector API kernel where one is written (and the
+ * vectors are 8 or 16 lanes wide), the decoded-row path of {@link RowKernel} for every other supported type.
  */
 public final class RowKernels {
     private static final RowKernel[] BY_TYPE = new RowKernel[TensorType.values().length];
 
     static {
-        for (RowKernel k : new RowKernel[] {
-                new F32Kernel(),
-                Half16Kernel.f16(),
-                Half16Kernel.bf16(),
-                new Q8_0Kernel(),
-                new Q4_0Kernel(),
-                new Q4_KKernel(),
-                new Q6_KKernel(),
-                new F8Kernel(),
-        }) {
-            BY_TYPE[k.type().ordinal()] = k;
+        if (RowKernel.FUSED) {
+            for (RowKernel k : new RowKernel[] {
+                    new F32Kernel(),
+                    Half16Kernel.f16(),
+                    Half16Kernel.bf16(),
+                    new Q8_0Kernel(),
+                    new F8Kernel(),
+            }) {
+                BY_TYPE[k.type().ordinal()] = k;
+            }
         }
         for (TensorType t : TensorType.values()) {
-            if (BY_TYPE[t.ordinal()] == null && t.isSupported()) BY_TYPE[t.ordinal()] = new DecodedRowKernel(t.format());
+            if (BY_TYPE[t.ordinal()] == null && t.isSupported()) BY_TYPE[t.ordinal()] = new RowKernel(t.format());
         }
     }
 

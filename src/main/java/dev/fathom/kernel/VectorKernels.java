@@ -10,8 +10,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Vector API kernels: fused dequantise-and-dot {@link RowKernel}s, products split by output rows over a
- * {@link WorkerPool}. The non-product operations are the scalar ones except {@link #dot} and {@link #axpy}.
+ * Vector API kernels: one activation vector through the fused dequantise-and-dot {@link RowKernel}s, several
+ * through the {@link PanelGemm}; products split by output rows over a {@link WorkerPool}. The non-product operations are the scalar ones except {@link #dot} and {@link #axpy}.
  */
 final class VectorKernels implements Kernels {
     private static final VectorSpecies<Float> F = RowKernel.FLOATS;
@@ -27,14 +27,18 @@ final class VectorKernels implements Kernels {
     private final float[][] scratch;
     private final ScalarKernels scalar;
     private final ProductJob job = new ProductJob();
-    private float[] prepared = new float[0];
+    private final PanelGemm[] gemms;
+    /** FP8 activations with a row block's scales folded in. */
+    private float[] scaled = new float[0];
 
     VectorKernels(int maxRowLength, WorkerPool pool, boolean ownsPool) {
         this.maxRowLength = maxRowLength;
         this.pool = pool;
         this.ownsPool = ownsPool;
         this.scalar = new ScalarKernels(maxRowLength);
-        scratch = new float[pool.threads()][RowKernel.SCRATCH_LANES + maxRowLength];
+        scratch = new float[pool.threads()][RowKernel.scratchLength(maxRowLength)];
+        gemms = new PanelGemm[pool.threads()];
+        for (int i = 0; i < gemms.length; i++) gemms[i] = new PanelGemm(maxRowLength);
     }
 
     private void checkRows(Tensor w, long firstRow, int rows) {
@@ -59,45 +63,46 @@ final class VectorKernels implements Kernels {
         if (rows == 0 || nx == 0) return;
         RowKernel k = RowKernels.of(w.type());
         int n = (int) w.rowLength();
-        int pl = k.preparedLength(n);
-        if (prepared.length < pl * nx) prepared = new float[Math.max(pl * nx, prepared.length * 2)];
         BlockScales scales = w.scales();
         if (scales == null) {
-            for (int j = 0; j < nx; j++) k.prepare(xs, xOff + j * xStride, n, prepared, j * pl);
-            products(k, w, firstRow, rows, n, pl, nx, out, outOff, outStride);
+            products(k, w, firstRow, rows, n, xs, xOff, xStride, nx, out, outOff, outStride);
             return;
         }
         // Block-scaled weights (FP8): one row block at a time, its scales folded into the activations:
         // sum_c q[r][c] * s[r/B][c/B] * x[c] = sum_c q[r][c] * x'[c] with x'[c] = s[r/B][c/B] * x[c].
+        if (scaled.length < n * nx) scaled = new float[Math.max(n * nx, scaled.length * 2)];
         for (long r0 = firstRow; r0 < firstRow + rows; ) {
             long r1 = Math.min(firstRow + rows, (r0 / scales.block() + 1) * scales.block());
             for (int j = 0; j < nx; j++) {
                 int x = xOff + j * xStride;
                 for (int c0 = 0; c0 < n; c0 += scales.block()) {
                     float s = scales.get(r0, c0);
-                    for (int c = c0, end = Math.min(n, c0 + scales.block()); c < end; c++) prepared[j * pl + c] = xs[x + c] * s;
+                    for (int c = c0, end = Math.min(n, c0 + scales.block()); c < end; c++) scaled[j * n + c] = xs[x + c] * s;
                 }
             }
-            products(k, w, r0, (int) (r1 - r0), n, pl, nx, out, outOff + (int) (r0 - firstRow), outStride);
+            products(k, w, r0, (int) (r1 - r0), n, scaled, 0, n, nx, out, outOff + (int) (r0 - firstRow), outStride);
             r0 = r1;
         }
     }
 
-    /** Rows {@code firstRow ..} of {@code w} against the prepared activations, split over the pool when large enough. */
-    private void products(RowKernel k, Tensor w, long firstRow, int rows, int n, int pl, int nx, float[] out, int outOff, int outStride) {
+    /** Rows {@code firstRow ..} of {@code w} against the activations, split over the pool when large enough. */
+    private void products(RowKernel k, Tensor w, long firstRow, int rows, int n, float[] xs, int xOff, int xStride,
+                          int nx, float[] out, int outOff, int outStride) {
         long rowBytes = w.rowBytes();
         long off = firstRow * rowBytes;
         MemorySegment data = w.data();
         long bytes = rowBytes * rows;
         if (pool.threads() == 1 || bytes < MIN_PARALLEL_BYTES) {
-            if (nx == 1) k.dotRows(data, off, rowBytes, rows, n, prepared, 0, out, outOff, scratch[0]);
-            else k.dotRowsBatch(data, off, rowBytes, rows, n, prepared, 0, pl, nx, out, outOff, outStride, scratch[0]);
+            if (nx == 1) k.dotRows(data, off, rowBytes, rows, n, xs, xOff, out, outOff, scratch[0]);
+            else k.dotRowsBatch(data, off, rowBytes, rows, n, xs, xOff, xStride, nx, out, outOff, outStride, gemms[0]);
             return;
         }
         int chunkRows = (int) Math.max((rows + pool.threads() * CHUNKS_PER_THREAD - 1) / (pool.threads() * CHUNKS_PER_THREAD),
                 (MIN_CHUNK_BYTES + rowBytes - 1) / rowBytes);
-        chunkRows = (chunkRows + 3) & ~3; // whole groups of four rows for the kernels' 4-row form
-        job.set(k, data, off, rowBytes, rows, n, pl, nx, out, outOff, outStride, chunkRows);
+        // whole groups of four rows for the 4-row kernels, of a panel group for batches
+        int unit = nx == 1 ? 4 : PanelGemm.GROUP;
+        chunkRows = (chunkRows + unit - 1) / unit * unit;
+        job.set(k, data, off, rowBytes, rows, n, xs, xOff, xStride, nx, out, outOff, outStride, chunkRows);
         try {
             pool.run(job);
         } finally {
@@ -111,18 +116,20 @@ final class VectorKernels implements Kernels {
         private RowKernel k;
         private MemorySegment data;
         private long off, rowBytes;
-        private int rows, n, pl, nx, outOff, outStride, chunkRows, chunks;
-        private float[] out;
+        private int rows, n, xOff, xStride, nx, outOff, outStride, chunkRows, chunks;
+        private float[] xs, out;
 
-        void set(RowKernel k, MemorySegment data, long off, long rowBytes, int rows, int n, int pl, int nx,
-                 float[] out, int outOff, int outStride, int chunkRows) {
+        void set(RowKernel k, MemorySegment data, long off, long rowBytes, int rows, int n, float[] xs, int xOff,
+                 int xStride, int nx, float[] out, int outOff, int outStride, int chunkRows) {
             this.k = k;
             this.data = data;
             this.off = off;
             this.rowBytes = rowBytes;
             this.rows = rows;
             this.n = n;
-            this.pl = pl;
+            this.xs = xs;
+            this.xOff = xOff;
+            this.xStride = xStride;
             this.nx = nx;
             this.out = out;
             this.outOff = outOff;
@@ -135,18 +142,18 @@ final class VectorKernels implements Kernels {
         void clear() {
             k = null;
             data = null;
+            xs = null;
             out = null;
         }
 
         @Override
         protected void run(int participant) {
-            float[] s = scratch[participant];
             for (int c; (c = next.getAndIncrement()) < chunks; ) {
                 int r0 = c * chunkRows;
                 int r = Math.min(chunkRows, rows - r0);
                 long o = off + r0 * rowBytes;
-                if (nx == 1) k.dotRows(data, o, rowBytes, r, n, prepared, 0, out, outOff + r0, s);
-                else k.dotRowsBatch(data, o, rowBytes, r, n, prepared, 0, pl, nx, out, outOff + r0, outStride, s);
+                if (nx == 1) k.dotRows(data, o, rowBytes, r, n, xs, xOff, out, outOff + r0, scratch[participant]);
+                else k.dotRowsBatch(data, o, rowBytes, r, n, xs, xOff, xStride, nx, out, outOff + r0, outStride, gemms[participant]);
             }
         }
     }

@@ -126,6 +126,21 @@ class VectorKernelsTest {
         }
     }
 
+    /** A batch longer than the GEMM's activation block, rows not a multiple of its groups: the bits of matvec. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("types")
+    void longBatchesAreBitIdenticalToMatvec(TensorType type) {
+        int n = type.blockSize == 1 ? 1037 : 1280, rows = 37, nx = 133;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = TestTensors.random(type, rows + 5, n, 7, arena);
+            float[] xs = TestTensors.gaussian(nx * n, 11);
+            float[] alone = new float[nx * rows], batch = new float[nx * rows];
+            for (int t = 0; t < nx; t++) one.matvec(w, 5, rows, xs, t * n, alone, t * rows);
+            two.matmul(w, 5, rows, xs, 0, n, nx, batch, 0, rows);
+            assertArrayEquals(alone, batch, type + ": " + nx + " activations batched vs alone");
+        }
+    }
+
     static List<String> goldenTypes() {
         return List.of("F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL");
     }
