@@ -25,6 +25,7 @@ final class BlockFormats {
                 new Q5_K(),
                 new Q6_K(),
                 new IQ4_NL(),
+                new IQ4_XS(),
                 new F8_E4M3(),
         }) {
             FORMATS.put(f.type(), f);

@@ -9,8 +9,8 @@ import java.lang.foreign.MemorySegment;
 public final class IQ4_NL implements BlockFormat {
     private static final int QK = 32;
     private static final int BYTES = 18;
-    /** ggml-common.h kvalues_iq4nl. */
-    private static final byte[] VALUES = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    /** ggml-common.h kvalues_iq4nl, ascending; IQ4_XS indexes the same table. Never modified. */
+    static final byte[] VALUES = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
     @Override
     public TensorType type() {

@@ -114,6 +114,11 @@ class BlockFormatRoundTripTest {
                     case Q5_K -> subRange / 31 * 0.5f + superRange / 63 + superAmax * 0x1p-10f + 0x1p-14f;
                     // the far end clamps to 31 steps (a whole step, as Q4_0), plus one step of the int8 scales
                     case Q6_K -> amax / 32 + superAmax / 128 + superAmax * 0x1p-10f + 0x1p-14f;
+                    // half the widest gap of the table (12 of the ~113..127 units amax maps to: about amax / 9), plus
+                    // the 6-bit scale's error (at most d = superAmax / 113 / 32 per unit when 32 clamps to 31, times
+                    // 127 units; a sub-block far below the super-block's largest gets scale 0 and comes back as 0),
+                    // plus the fp16 d's rounding and subnormal step
+                    case IQ4_XS -> amax / 8 + superAmax / 28 + superAmax * 0x1p-10f + 0x1p-12f;
                     default -> throw new AssertionError("no error bound for " + type);
                 };
                 float err = Math.abs(y[i] - x[i]);
@@ -133,7 +138,13 @@ class BlockFormatRoundTripTest {
         // -127/64: every scale (amax/127, max/-8, max/-16, min, Q6_K's max/-4096) is exact in fp16, so the constant
         // comes back exactly. (A constant 1 would not for Q8_0: d = 1/127 rounds in fp16 and 127*d = 0.99994.)
         // Q4_K and Q5_K store a constant as 63 * dmin with dmin = |c| / 63 in fp16: -63/64 makes dmin 1/64.
-        float c = type == TensorType.Q4_K || type == TensorType.Q5_K ? -63f / 64 : -127f / 64;
+        // IQ4_XS maps a constant to the table's 113 (the first fit, which the trials only tie): -113/64 makes the
+        // sub-block scale -1/64 and d 1/2048.
+        float c = switch (type) {
+            case Q4_K, Q5_K -> -63f / 64;
+            case IQ4_XS -> -113f / 64;
+            default -> -127f / 64;
+        };
         float[] constant = new float[n];
         Arrays.fill(constant, c);
         y = roundTrip(type, constant);
