@@ -27,7 +27,7 @@ import java.util.Arrays;
  */
 public final class Transformer implements LanguageModel, AutoCloseable {
     /** Rows per forward pass: prompts run in chunks of this many tokens, batches in groups of this many sequences. */
-    public static final int MAX_ROWS = 64;
+    public static final int MAX_ROWS = 256;
 
     private final ModelConfig config;
     private final Tensor embed;
