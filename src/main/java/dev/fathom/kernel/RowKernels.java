@@ -16,6 +16,10 @@ public final class RowKernels {
                     Half16Kernel.f16(),
                     Half16Kernel.bf16(),
                     new Q8_0Kernel(),
+                    new Q4_0Kernel(),
+                    new Q4_KKernel(),
+                    new Q5_0Kernel(),
+                    new Q6_KKernel(),
                     new F8Kernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
