@@ -31,8 +31,6 @@ final class Q3_KKernel extends RowKernel {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L));
     private static final VectorSpecies<Integer> I = FLOATS.withLanes(int.class).check(int.class);
     private static final int QK = 256, BYTES = 110, QS = 32, SCALES = 96, D = 108;
-    /** Scratch floats of one row's super-block scales. */
-    private static final int S = 16;
     /** 4^-j: the frame of quant pair j. */
     private static final float[] FRAME = {1f, 0.25f, 0.0625f, 0.015625f};
 
@@ -109,6 +107,11 @@ final class Q3_KKernel extends RowKernel {
         }
     }
 
+    /**
+     * The canonical sum, one vector pipeline at parse time: with the quant and hmask vectors of a half kept across
+     * its four pairs, or the pairs written out, the method exceeds C2's parse-time node cutoff and boxes. The loops
+     * have constant trip counts; C2 unrolls them and folds each pair's masks.
+     */
     @Override
     protected float dot(MemorySegment w, long p0, int n, float[] xs, int xOff, float[] scratch) {
         final int sc = SCRATCH_LANES;
@@ -119,17 +122,11 @@ final class Q3_KKernel extends RowKernel {
             for (int h = 0; h < 2; h++) {
                 long q = pb + QS + 32L * h;
                 int x = xOff + QK * b + 128 * h, s = sc + 8 * h, sh = 4 * h;
-                for (int k = 0; k < 32; k += L) {
-                    acc = v(bytes(w, q + k), hn(w, pb + k, sh), 0, scratch[s + (k >> 4)]).fma(x(xs, x + k), acc);
-                }
-                for (int k = 0; k < 32; k += L) {
-                    acc = v(bytes(w, q + k), hn(w, pb + k, sh), 1, scratch[s + 2 + (k >> 4)]).fma(x(xs, x + 32 + k), acc);
-                }
-                for (int k = 0; k < 32; k += L) {
-                    acc = v(bytes(w, q + k), hn(w, pb + k, sh), 2, scratch[s + 4 + (k >> 4)]).fma(x(xs, x + 64 + k), acc);
-                }
-                for (int k = 0; k < 32; k += L) {
-                    acc = v(bytes(w, q + k), hn(w, pb + k, sh), 3, scratch[s + 6 + (k >> 4)]).fma(x(xs, x + 96 + k), acc);
+                for (int j = 0; j < 4; j++) {
+                    for (int k = 0; k < 32; k += L) {
+                        acc = v(bytes(w, q + k), hn(w, pb + k, sh), j, scratch[s + 2 * j + (k >> 4)])
+                                .fma(x(xs, x + 32 * j + k), acc);
+                    }
                 }
             }
         }
@@ -138,47 +135,16 @@ final class Q3_KKernel extends RowKernel {
     }
 
     /**
-     * Four rows against one x, as two pairs: a method with all four rows inlined exceeds C2's parse-time node
-     * cutoff (NodeCountInliningCutoff) and leaves vector calls out of line, boxed.
+     * Four rows against one x, one row per call: even a pair of rows (four quant-byte loads per vector) exceeds C2's
+     * parse-time node cutoff (NodeCountInliningCutoff) and leaves vector calls out of line, boxed. The kernel is
+     * bound by its integer work per vector, not by the activation loads a shared x would save.
      */
     @Override
     protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
                          float[] scratch) {
-        if (L == 8) { // a pair of 8-lane rows is over the cutoff: one row per call
-            out[o] = dot(w, r0, n, xs, xOff, scratch);
-            out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
-            out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
-            out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
-            return;
-        }
-        rows2(w, r0, r0 + rowBytes, n, xs, xOff, out, o, scratch);
-        rows2(w, r0 + 2 * rowBytes, r0 + 3 * rowBytes, n, xs, xOff, out, o + 2, scratch);
-    }
-
-    private static void rows2(MemorySegment w, long r0, long r1, int n, float[] xs, int xOff, float[] out, int o,
-                              float[] scratch) {
-        final int s0 = SCRATCH_LANES, s1 = s0 + S;
-        FloatVector c0 = FloatVector.zero(FLOATS), c1 = c0;
-        for (int b = 0; b < n / QK; b++) {
-            long bo = (long) BYTES * b;
-            scales(w, r0 + bo, scratch, s0);
-            scales(w, r1 + bo, scratch, s1);
-            for (int h = 0; h < 2; h++) {
-                long q = bo + QS + 32L * h;
-                int x = xOff + QK * b + 128 * h, s = 8 * h, sh = 4 * h;
-                for (int j = 0; j < 4; j++) { // unrolled by C2 (constant trip count): j folds in v
-                    for (int k = 0; k < 32; k += L) {
-                        FloatVector xv = x(xs, x + 32 * j + k);
-                        int t = s + 2 * j + (k >> 4);
-                        c0 = v(bytes(w, r0 + q + k), hn(w, r0 + bo + k, sh), j, scratch[s0 + t]).fma(xv, c0);
-                        c1 = v(bytes(w, r1 + q + k), hn(w, r1 + bo + k, sh), j, scratch[s1 + t]).fma(xv, c1);
-                    }
-                }
-            }
-        }
-        c0.intoArray(scratch, 0);
-        c1.intoArray(scratch, L);
-        out[o] = sumLanes(scratch, 0);
-        out[o + 1] = sumLanes(scratch, L);
+        out[o] = dot(w, r0, n, xs, xOff, scratch);
+        out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
+        out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
+        out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
     }
 }
