@@ -79,6 +79,7 @@ final class Q3_KKernel extends RowKernel {
         return FloatVector.fromArray(FLOATS, xs, i);
     }
 
+    /** The vector decode, one pipeline at parse time like {@link #dot}; the scales as in {@link #scales}. */
     @Override
     protected void decode(MemorySegment w, long p0, int n, float[] dst, int off) {
         for (int b = 0; b < n / QK; b++) {
@@ -86,22 +87,18 @@ final class Q3_KKernel extends RowKernel {
             float d = Float.float16ToFloat(w.get(SHORT, pb + D));
             int a0 = w.get(INT, pb + SCALES), a1 = w.get(INT, pb + SCALES + 4), t = w.get(INT, pb + SCALES + 8);
             for (int h = 0; h < 2; h++) {
-                // sub-blocks 8h .. 8h + 4 (pairs 0, 1) and 8h + 4 .. 8h + 8 (pairs 2, 3), as in scales
+                // sub-blocks 8h .. 8h + 4 (pairs 0, 1) and 8h + 4 .. 8h + 8 (pairs 2, 3)
                 int xa = ((a0 >>> 4 * h) & 0x0F0F0F0F) | (((t >>> 4 * h) & 0x03030303) << 4);
                 int xb = ((a1 >>> 4 * h) & 0x0F0F0F0F) | (((t >>> 4 * h + 2) & 0x03030303) << 4);
                 long q = pb + QS + 32L * h;
-                int o = off + QK * b + 128 * h;
-                for (int k = 0; k < 32; k += L) {
-                    int sub = k >> 4; // 0 or 1: which 16 of the group's 32
-                    float s0 = (d * (((xa >>> 8 * sub) & 0xFF) - 32));
-                    float s1 = (d * (((xa >>> 8 * (sub + 2)) & 0xFF) - 32)) * 0.25f;
-                    float s2 = (d * (((xb >>> 8 * sub) & 0xFF) - 32)) * 0.0625f;
-                    float s3 = (d * (((xb >>> 8 * (sub + 2)) & 0xFF) - 32)) * 0.015625f;
-                    IntVector qv = bytes(w, q + k), hv = hn(w, pb + k, 4 * h);
-                    v(qv, hv, 0, s0).intoArray(dst, o + k);
-                    v(qv, hv, 1, s1).intoArray(dst, o + 32 + k);
-                    v(qv, hv, 2, s2).intoArray(dst, o + 64 + k);
-                    v(qv, hv, 3, s3).intoArray(dst, o + 96 + k);
+                int o = off + QK * b + 128 * h, sh = 4 * h;
+                for (int j = 0; j < 4; j++) {
+                    int word = j < 2 ? xa : xb;
+                    for (int k = 0; k < 32; k += L) {
+                        int m = 2 * (j & 1) + (k >> 4); // the sub-block's byte in word
+                        float sc = (d * (((word >>> 8 * m) & 0xFF) - 32)) * FRAME[j];
+                        v(bytes(w, q + k), hn(w, pb + k, sh), j, sc).intoArray(dst, o + 32 * j + k);
+                    }
                 }
             }
         }
