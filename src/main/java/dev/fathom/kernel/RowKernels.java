@@ -21,6 +21,7 @@ public final class RowKernels {
                     new Q5_0Kernel(),
                     new Q6_KKernel(),
                     new F8Kernel(),
+                    new Q3_KKernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
             }
