@@ -18,6 +18,7 @@ public final class RowKernels {
                     new Q8_0Kernel(),
                     new F8Kernel(),
                     new Q4_1Kernel(),
+                    new IQ4_NLKernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
             }
