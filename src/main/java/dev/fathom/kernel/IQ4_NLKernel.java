@@ -147,6 +147,13 @@ final class IQ4_NLKernel extends RowKernel {
     @Override
     protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
                          float[] scratch) {
+        if (L == 8) { // a pair of 8-lane rows is still over the cutoff: one row per call
+            out[o] = dot(w, r0, n, xs, xOff, scratch);
+            out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
+            out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
+            out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
+            return;
+        }
         rows2(w, r0, r0 + rowBytes, n, xs, xOff, out, o, scratch);
         rows2(w, r0 + 2 * rowBytes, r0 + 3 * rowBytes, n, xs, xOff, out, o + 2, scratch);
     }
