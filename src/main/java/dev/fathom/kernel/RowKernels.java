@@ -19,6 +19,7 @@ public final class RowKernels {
                     new F8Kernel(),
                     new Q4_1Kernel(),
                     new IQ4_NLKernel(),
+                    new Q5_1Kernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
             }
