@@ -113,61 +113,16 @@ final class Q5_1Kernel extends RowKernel {
     }
 
     /**
-     * Four rows against one x, as two pairs: a method with all four rows inlined exceeds C2's parse-time node
-     * cutoff (NodeCountInliningCutoff) and leaves vector calls out of line, boxed. Each pair loads a block's
-     * activation vectors once for its two rows.
+     * Four rows against one x, one row per call: even a pair of rows inlined exceeds C2's parse-time node cutoff
+     * (NodeCountInliningCutoff) and leaves vector calls out of line, boxed. The activation vectors are L1 hits
+     * folded into the FMAs.
      */
     @Override
     protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
                          float[] scratch) {
-        if (L == 8) { // a pair of 8-lane rows is still over the cutoff: one row per call
-            out[o] = dot(w, r0, n, xs, xOff, scratch);
-            out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
-            out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
-            out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
-            return;
-        }
-        rows2(w, r0, r0 + rowBytes, n, xs, xOff, out, o, scratch);
-        rows2(w, r0 + 2 * rowBytes, r0 + 3 * rowBytes, n, xs, xOff, out, o + 2, scratch);
-    }
-
-    private static void rows2(MemorySegment w, long r0, long r1, int n, float[] xs, int xOff, float[] out, int o,
-                              float[] scratch) {
-        FloatVector c0 = FloatVector.zero(FLOATS), c1 = c0;
-        for (int b = 0; b < n / QK; b++) {
-            long bo = (long) BYTES * b;
-            int x = xOff + QK * b;
-            if (L == 16) {
-                FloatVector x0 = x(xs, x), x1 = x(xs, x + 16);
-                FloatVector d = f16(w, r0 + bo), m = f16(w, r0 + bo + 2);
-                IntVector h = IntVector.broadcast(I, qh(w, r0 + bo)), h4 = h.lanewise(VectorOperators.LSHL, 4);
-                IntVector q = q(w, r0 + bo + 8);
-                c0 = lo(q, h4, SHIFT_LO0, d, m).fma(x0, c0);
-                c0 = hi(q, h, SHIFT_HI0, d, m).fma(x1, c0);
-                d = f16(w, r1 + bo); m = f16(w, r1 + bo + 2); q = q(w, r1 + bo + 8);
-                h = IntVector.broadcast(I, qh(w, r1 + bo)); h4 = h.lanewise(VectorOperators.LSHL, 4);
-                c1 = lo(q, h4, SHIFT_LO0, d, m).fma(x0, c1);
-                c1 = hi(q, h, SHIFT_HI0, d, m).fma(x1, c1);
-            } else {
-                FloatVector x0 = x(xs, x), x1 = x(xs, x + 8), x2 = x(xs, x + 16), x3 = x(xs, x + 24);
-                FloatVector d = f16(w, r0 + bo), m = f16(w, r0 + bo + 2);
-                IntVector h = IntVector.broadcast(I, qh(w, r0 + bo)), h4 = h.lanewise(VectorOperators.LSHL, 4);
-                IntVector q0 = q(w, r0 + bo + 8), q1 = q(w, r0 + bo + 16);
-                c0 = lo(q0, h4, SHIFT_LO0, d, m).fma(x0, c0);
-                c0 = lo(q1, h4, SHIFT_LO1, d, m).fma(x1, c0);
-                c0 = hi(q0, h, SHIFT_HI0, d, m).fma(x2, c0);
-                c0 = hi(q1, h, SHIFT_HI1, d, m).fma(x3, c0);
-                d = f16(w, r1 + bo); m = f16(w, r1 + bo + 2); q0 = q(w, r1 + bo + 8); q1 = q(w, r1 + bo + 16);
-                h = IntVector.broadcast(I, qh(w, r1 + bo)); h4 = h.lanewise(VectorOperators.LSHL, 4);
-                c1 = lo(q0, h4, SHIFT_LO0, d, m).fma(x0, c1);
-                c1 = lo(q1, h4, SHIFT_LO1, d, m).fma(x1, c1);
-                c1 = hi(q0, h, SHIFT_HI0, d, m).fma(x2, c1);
-                c1 = hi(q1, h, SHIFT_HI1, d, m).fma(x3, c1);
-            }
-        }
-        c0.intoArray(scratch, 0);
-        c1.intoArray(scratch, L);
-        out[o] = sumLanes(scratch, 0);
-        out[o + 1] = sumLanes(scratch, L);
+        out[o] = dot(w, r0, n, xs, xOff, scratch);
+        out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
+        out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
+        out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
     }
 }
