@@ -21,6 +21,9 @@ public final class RowKernels {
                     new Q5_0Kernel(),
                     new Q6_KKernel(),
                     new F8Kernel(),
+                    new Q4_1Kernel(),
+                    new Q5_1Kernel(),
+                    new IQ4_NLKernel(),
                     new Q3_KKernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
