@@ -25,6 +25,7 @@ public final class RowKernels {
                     new Q5_1Kernel(),
                     new IQ4_NLKernel(),
                     new Q3_KKernel(),
+                    new Q2_KKernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
             }
