@@ -26,6 +26,7 @@ public final class RowKernels {
                     new IQ4_NLKernel(),
                     new Q3_KKernel(),
                     new Q2_KKernel(),
+                    new IQ4_XSKernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
             }
