@@ -17,6 +17,7 @@ public final class RowKernels {
                     Half16Kernel.bf16(),
                     new Q8_0Kernel(),
                     new F8Kernel(),
+                    new Q5_KKernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
             }
