@@ -27,6 +27,7 @@ public final class RowKernels {
                     new Q3_KKernel(),
                     new Q2_KKernel(),
                     new IQ4_XSKernel(),
+                    new Q5_KKernel(),
             }) {
                 BY_TYPE[k.type().ordinal()] = k;
             }
