@@ -57,12 +57,13 @@ final class IQ4_XSKernel extends RowKernel {
         return a.blend(b, idx.compare(VectorOperators.GT, 7)).reinterpretAsFloats();
     }
 
-    private static FloatVector lo(IntVector q, float dl) {
-        return lut(q.and(15)).mul(dl);
-    }
-
-    private static FloatVector hi(IntVector q, float dl) {
-        return lut(q.lanewise(VectorOperators.LSHR, 4).and(15)).mul(dl);
+    /**
+     * Values {@code i .. i + L} of the sub-block whose quant bytes start at {@code qp}: low nibbles of bytes i.. for
+     * i < 16, high nibbles of bytes i - 16 .. above. One body for every i: C2 counts nodes at parse time
+     * (NodeCountInliningCutoff), so each vector operation appears once per method.
+     */
+    private static FloatVector values(MemorySegment w, long qp, int i, float dl) {
+        return lut(q(w, qp + (i & 15)).lanewise(VectorOperators.LSHR, 4 * (i >> 4)).and(15)).mul(dl);
     }
 
     private static FloatVector x(float[] xs, int o) {
@@ -85,20 +86,7 @@ final class IQ4_XSKernel extends RowKernel {
             long pb = p0 + (long) BYTES * b;
             factors(w, pb, s, 0);
             for (int ib = 0; ib < 8; ib++) {
-                long qp = pb + QS + 16 * ib;
-                int o = off + QK * b + 32 * ib;
-                float dl = s[ib];
-                if (L == 16) {
-                    IntVector a = q(w, qp);
-                    lo(a, dl).intoArray(dst, o);
-                    hi(a, dl).intoArray(dst, o + 16);
-                } else {
-                    IntVector a = q(w, qp), c = q(w, qp + 8);
-                    lo(a, dl).intoArray(dst, o);
-                    lo(c, dl).intoArray(dst, o + 8);
-                    hi(a, dl).intoArray(dst, o + 16);
-                    hi(c, dl).intoArray(dst, o + 24);
-                }
+                for (int i = 0; i < 32; i += L) values(w, pb + QS + 16 * ib, i, s[ib]).intoArray(dst, off + QK * b + 32 * ib + i);
             }
         }
     }
@@ -110,79 +98,22 @@ final class IQ4_XSKernel extends RowKernel {
             long pb = p0 + (long) BYTES * b;
             factors(w, pb, s, SC);
             for (int ib = 0; ib < 8; ib++) {
-                long qp = pb + QS + 16 * ib;
                 int x = xOff + QK * b + 32 * ib;
                 float dl = s[SC + ib];
-                if (L == 16) {
-                    IntVector a = q(w, qp);
-                    acc = lo(a, dl).fma(x(xs, x), acc);
-                    acc = hi(a, dl).fma(x(xs, x + 16), acc);
-                } else {
-                    IntVector a = q(w, qp), c = q(w, qp + 8);
-                    acc = lo(a, dl).fma(x(xs, x), acc);
-                    acc = lo(c, dl).fma(x(xs, x + 8), acc);
-                    acc = hi(a, dl).fma(x(xs, x + 16), acc);
-                    acc = hi(c, dl).fma(x(xs, x + 24), acc);
-                }
+                for (int i = 0; i < 32; i += L) acc = values(w, pb + QS + 16 * ib, i, dl).fma(x(xs, x + i), acc);
             }
         }
         acc.intoArray(s, 0); // no vector crosses a call: C2 would box it
         return sumLanes(s, 0);
     }
 
-    /** Four rows against one x: each activation vector is loaded once for the four. */
+    /** Four rows as four one-row sums: four rows' vector code in one method would pass the node cutoff and box. */
     @Override
     protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
                          float[] s) {
-        long r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
-        FloatVector c0 = FloatVector.zero(FLOATS), c1 = c0, c2 = c0, c3 = c0;
-        for (int b = 0; b < n / QK; b++) {
-            long bo = (long) BYTES * b;
-            factors(w, r0 + bo, s, SC);
-            factors(w, r1 + bo, s, SC + 16);
-            factors(w, r2 + bo, s, SC + 32);
-            factors(w, r3 + bo, s, SC + 48);
-            for (int ib = 0; ib < 8; ib++) {
-                long qp = bo + QS + 16 * ib;
-                int x = xOff + QK * b + 32 * ib;
-                float d0 = s[SC + ib], d1 = s[SC + 16 + ib], d2 = s[SC + 32 + ib], d3 = s[SC + 48 + ib];
-                if (L == 16) {
-                    IntVector a0 = q(w, r0 + qp), a1 = q(w, r1 + qp), a2 = q(w, r2 + qp), a3 = q(w, r3 + qp);
-                    FloatVector v = x(xs, x);
-                    c0 = lo(a0, d0).fma(v, c0);
-                    c1 = lo(a1, d1).fma(v, c1);
-                    c2 = lo(a2, d2).fma(v, c2);
-                    c3 = lo(a3, d3).fma(v, c3);
-                    v = x(xs, x + 16);
-                    c0 = hi(a0, d0).fma(v, c0);
-                    c1 = hi(a1, d1).fma(v, c1);
-                    c2 = hi(a2, d2).fma(v, c2);
-                    c3 = hi(a3, d3).fma(v, c3);
-                } else {
-                    for (int e = 0; e < 16; e += 8) { // low nibbles of bytes 0..7, 8..15
-                        FloatVector v = x(xs, x + e);
-                        c0 = lo(q(w, r0 + qp + e), d0).fma(v, c0);
-                        c1 = lo(q(w, r1 + qp + e), d1).fma(v, c1);
-                        c2 = lo(q(w, r2 + qp + e), d2).fma(v, c2);
-                        c3 = lo(q(w, r3 + qp + e), d3).fma(v, c3);
-                    }
-                    for (int e = 0; e < 16; e += 8) { // then their high nibbles
-                        FloatVector v = x(xs, x + 16 + e);
-                        c0 = hi(q(w, r0 + qp + e), d0).fma(v, c0);
-                        c1 = hi(q(w, r1 + qp + e), d1).fma(v, c1);
-                        c2 = hi(q(w, r2 + qp + e), d2).fma(v, c2);
-                        c3 = hi(q(w, r3 + qp + e), d3).fma(v, c3);
-                    }
-                }
-            }
-        }
-        c0.intoArray(s, 0);
-        c1.intoArray(s, L);
-        c2.intoArray(s, 2 * L);
-        c3.intoArray(s, 3 * L);
-        out[o] = sumLanes(s, 0);
-        out[o + 1] = sumLanes(s, L);
-        out[o + 2] = sumLanes(s, 2 * L);
-        out[o + 3] = sumLanes(s, 3 * L);
+        out[o] = dot(w, r0, n, xs, xOff, s);
+        out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, s);
+        out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, s);
+        out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, s);
     }
 }
