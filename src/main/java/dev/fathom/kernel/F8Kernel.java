@@ -55,35 +55,4 @@ final class F8Kernel extends RowKernel {
         for (; i < n; i++) s += scalar(w, p + i) * xs[xOff + i];
         return s;
     }
-
-    @Override
-    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
-                         float[] scratch) {
-        long p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
-        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
-        int i = 0;
-        for (; i <= n - L; i += L) {
-            FloatVector x = FloatVector.fromArray(F, xs, xOff + i);
-            c0 = widen(w, p + i).fma(x, c0);
-            c1 = widen(w, p1 + i).fma(x, c1);
-            c2 = widen(w, p2 + i).fma(x, c2);
-            c3 = widen(w, p3 + i).fma(x, c3);
-        }
-        c0.intoArray(scratch, 0);
-        c1.intoArray(scratch, L);
-        c2.intoArray(scratch, 2 * L);
-        c3.intoArray(scratch, 3 * L);
-        float s0 = sumLanes(scratch, 0), s1 = sumLanes(scratch, L), s2 = sumLanes(scratch, 2 * L), s3 = sumLanes(scratch, 3 * L);
-        for (; i < n; i++) {
-            float x = xs[xOff + i];
-            s0 += scalar(w, p + i) * x;
-            s1 += scalar(w, p1 + i) * x;
-            s2 += scalar(w, p2 + i) * x;
-            s3 += scalar(w, p3 + i) * x;
-        }
-        out[o] = s0;
-        out[o + 1] = s1;
-        out[o + 2] = s2;
-        out[o + 3] = s3;
-    }
 }

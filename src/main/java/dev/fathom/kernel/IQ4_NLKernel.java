@@ -139,25 +139,6 @@ final class IQ4_NLKernel extends RowKernel {
         return sumLanes(scratch, 0);
     }
 
-    /**
-     * Four rows against one x, as two pairs: a method with all four rows inlined exceeds C2's parse-time node
-     * cutoff (NodeCountInliningCutoff) and leaves vector calls out of line, boxed. Each pair loads a block's
-     * activation vectors once for its two rows.
-     */
-    @Override
-    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
-                         float[] scratch) {
-        if (L == 8) { // a pair of 8-lane rows is still over the cutoff: one row per call
-            out[o] = dot(w, r0, n, xs, xOff, scratch);
-            out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
-            out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
-            out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
-            return;
-        }
-        rows2(w, r0, r0 + rowBytes, n, xs, xOff, out, o, scratch);
-        rows2(w, r0 + 2 * rowBytes, r0 + 3 * rowBytes, n, xs, xOff, out, o + 2, scratch);
-    }
-
     private static void rows2(MemorySegment w, long r0, long r1, int n, float[] xs, int xOff, float[] out, int o,
                               float[] scratch) {
         FloatVector c0 = FloatVector.zero(FLOATS), c1 = c0;

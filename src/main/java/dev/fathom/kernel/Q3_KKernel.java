@@ -130,18 +130,4 @@ final class Q3_KKernel extends RowKernel {
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
         return sumLanes(scratch, 0);
     }
-
-    /**
-     * Four rows against one x, one row per call: even a pair of rows (four quant-byte loads per vector) exceeds C2's
-     * parse-time node cutoff (NodeCountInliningCutoff) and leaves vector calls out of line, boxed. The kernel is
-     * bound by its integer work per vector, not by the activation loads a shared x would save.
-     */
-    @Override
-    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
-                         float[] scratch) {
-        out[o] = dot(w, r0, n, xs, xOff, scratch);
-        out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
-        out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
-        out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
-    }
 }

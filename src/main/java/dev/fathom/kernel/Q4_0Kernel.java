@@ -87,18 +87,4 @@ final class Q4_0Kernel extends RowKernel {
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
         return sumLanes(scratch, 0);
     }
-
-    /**
-     * Four rows as four one-row sums: a method with four rows' vector code inlined exceeds C2's parse-time node
-     * cutoff (NodeCountInliningCutoff) and leaves the vector calls out of line, boxed (measured 5-10x slower).
-     * {@code dot} binds statically here (the class is final), so each call is inlined whole.
-     */
-    @Override
-    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
-                         float[] scratch) {
-        out[o] = dot(w, r0, n, xs, xOff, scratch);
-        out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
-        out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
-        out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
-    }
 }

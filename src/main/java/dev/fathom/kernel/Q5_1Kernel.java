@@ -67,14 +67,14 @@ final class Q5_1Kernel extends RowKernel {
         return t;
     }
 
-    /** 8 low-nibble values, fifth bits from byte {@code hb} of qh. */
-    private static FloatVector lo8(IntVector q, int hb, FloatVector d, FloatVector m) {
-        IntVector v = q.and(0x0F).or(IntVector.fromArray(I, SPREAD, hb << 3));
-        return ((FloatVector) v.convertShape(VectorOperators.I2F, FLOATS, 0)).fma(d, m);
-    }
-
-    private static FloatVector hi8(IntVector q, int hb, FloatVector d, FloatVector m) {
-        IntVector v = q.lanewise(VectorOperators.LSHR, 4).or(IntVector.fromArray(I, SPREAD, hb << 3));
+    /**
+     * 8-lane rows, values {@code 8j .. 8j + 7}: nibbles of bytes {@code 8 (j & 1) ..} (low for j < 2, high after),
+     * fifth bits from byte j of qh. One vector body per loop pass, j a loop variable: unrolled by hand, the four
+     * bodies exceed C2's parse-time node cutoff once the call sites are polymorphic.
+     */
+    private static FloatVector values8(MemorySegment w, long pb, int qh, int j, FloatVector d, FloatVector m) {
+        IntVector v = q(w, pb + 8 + 8 * (j & 1)).lanewise(VectorOperators.LSHR, 4 * (j >> 1)).and(0x0F)
+                .or(IntVector.fromArray(I, SPREAD, ((qh >>> 8 * j) & 0xFF) << 3));
         return ((FloatVector) v.convertShape(VectorOperators.I2F, FLOATS, 0)).fma(d, m);
     }
 
@@ -96,18 +96,14 @@ final class Q5_1Kernel extends RowKernel {
             long pb = p0 + (long) BYTES * b;
             int o = off + QK * b;
             FloatVector d = f16(w, pb), m = f16(w, pb + 2);
-            IntVector q0 = q(w, pb + 8);
             if (L == 16) {
+                IntVector q0 = q(w, pb + 8);
                 IntVector h = IntVector.broadcast(I, qh(w, pb)), h4 = h.lanewise(VectorOperators.LSHL, 4);
                 lo(q0, h4, SHIFT_LO0, d, m).intoArray(dst, o);
                 hi(q0, h, SHIFT_HI0, d, m).intoArray(dst, o + 16);
             } else {
                 int qh = qh(w, pb);
-                IntVector q1 = q(w, pb + 16);
-                lo8(q0, qh & 0xFF, d, m).intoArray(dst, o);
-                lo8(q1, (qh >>> 8) & 0xFF, d, m).intoArray(dst, o + 8);
-                hi8(q0, (qh >>> 16) & 0xFF, d, m).intoArray(dst, o + 16);
-                hi8(q1, qh >>> 24, d, m).intoArray(dst, o + 24);
+                for (int j = 0; j < 4; j++) values8(w, pb, qh, j, d, m).intoArray(dst, o + 8 * j);
             }
         }
     }
@@ -119,35 +115,17 @@ final class Q5_1Kernel extends RowKernel {
             long pb = p0 + (long) BYTES * b;
             int x = xOff + QK * b;
             FloatVector d = f16(w, pb), m = f16(w, pb + 2);
-            IntVector q0 = q(w, pb + 8);
             if (L == 16) {
+                IntVector q0 = q(w, pb + 8);
                 IntVector h = IntVector.broadcast(I, qh(w, pb)), h4 = h.lanewise(VectorOperators.LSHL, 4);
                 acc = lo(q0, h4, SHIFT_LO0, d, m).fma(x(xs, x), acc);
                 acc = hi(q0, h, SHIFT_HI0, d, m).fma(x(xs, x + 16), acc);
             } else {
                 int qh = qh(w, pb);
-                IntVector q1 = q(w, pb + 16);
-                acc = lo8(q0, qh & 0xFF, d, m).fma(x(xs, x), acc);
-                acc = lo8(q1, (qh >>> 8) & 0xFF, d, m).fma(x(xs, x + 8), acc);
-                acc = hi8(q0, (qh >>> 16) & 0xFF, d, m).fma(x(xs, x + 16), acc);
-                acc = hi8(q1, qh >>> 24, d, m).fma(x(xs, x + 24), acc);
+                for (int j = 0; j < 4; j++) acc = values8(w, pb, qh, j, d, m).fma(x(xs, x + 8 * j), acc);
             }
         }
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
         return sumLanes(scratch, 0);
-    }
-
-    /**
-     * Four rows against one x, one row per call: even a pair of rows inlined exceeds C2's parse-time node cutoff
-     * (NodeCountInliningCutoff) and leaves vector calls out of line, boxed. The activation vectors are L1 hits
-     * folded into the FMAs.
-     */
-    @Override
-    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
-                         float[] scratch) {
-        out[o] = dot(w, r0, n, xs, xOff, scratch);
-        out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
-        out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
-        out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
     }
 }

@@ -86,14 +86,4 @@ final class Q5_KKernel extends RowKernel {
         acc.intoArray(scratch, 0); // no vector crosses a call: C2 would box it
         return sumLanes(scratch, 0);
     }
-
-    /** Four rows as four one-row sums: four rows' vector code in one method would pass the node cutoff and box. */
-    @Override
-    protected void rows4(MemorySegment w, long r0, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
-                         float[] scratch) {
-        out[o] = dot(w, r0, n, xs, xOff, scratch);
-        out[o + 1] = dot(w, r0 + rowBytes, n, xs, xOff, scratch);
-        out[o + 2] = dot(w, r0 + 2 * rowBytes, n, xs, xOff, scratch);
-        out[o + 3] = dot(w, r0 + 3 * rowBytes, n, xs, xOff, scratch);
-    }
 }

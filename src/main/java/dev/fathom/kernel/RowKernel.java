@@ -20,7 +20,7 @@ import java.nio.ByteOrder;
  * exactly: {@code acc = 0; for i in 0, L, 2L, ..: acc = fma(w[i..i+L), x[i..i+L), acc)} over vectors of
  * {@link #L} float lanes, then {@link #sumLanes} of acc, then {@code s += w[i] * x[i]} for the tail values one by
  * one. {@code w[i]} is the exact dequantised value ({@code q * d} is exact in float32), so a fused decode kernel
- * ({@link #dot}, {@link #rows4}), the panel GEMM of batches ({@link PanelGemm}) and a decoded row give the same
+ * ({@link #dot}), the panel GEMM of batches ({@link PanelGemm}) and a decoded row give the same
  * bits: a row's result depends neither on the other rows or activations of the call nor on the thread running
  * it (decode alone == batch == prompt rows).
  */
@@ -54,9 +54,9 @@ public class RowKernel {
         return format.type();
     }
 
-    /** Scratch floats one thread needs for rows of up to {@code maxRowLength} values (lanes, 4 decoded rows). */
+    /** Scratch floats one thread needs for rows of up to {@code maxRowLength} values (lanes, a decoded row). */
     static int scratchLength(int maxRowLength) {
-        return SCRATCH_LANES + 4 * maxRowLength;
+        return SCRATCH_LANES + maxRowLength;
     }
 
     /**
@@ -69,14 +69,14 @@ public class RowKernel {
 
     /**
      * {@code out[outOff + r] = row r . x} for {@code r < rows}, row r starting at byte {@code off + r * rowBytes} of
-     * {@code w} and holding {@code n} values, x at {@code xs[xOff ..]}. Groups of four rows go through
-     * {@link #rows4} (each activation vector loaded once for the four).
+     * {@code w} and holding {@code n} values, x at {@code xs[xOff ..]}. One {@link #dot} call site on purpose: C2
+     * gives up inlining past a parse-time node count (NodeCountInliningCutoff, 18000), and a second or third copy of a
+     * fused row's vector code in one compiled method passes it, leaving Vector API calls out of line and boxed (an
+     * allocation per operation, 5-10x slower).
      */
     public final void dotRows(MemorySegment w, long off, long rowBytes, int rows, int n,
                               float[] xs, int xOff, float[] out, int outOff, float[] scratch) {
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) rows4(w, off + r * rowBytes, rowBytes, n, xs, xOff, out, outOff + r, scratch);
-        for (; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xs, xOff, scratch);
+        for (int r = 0; r < rows; r++) out[outOff + r] = dot(w, off + r * rowBytes, n, xs, xOff, scratch);
     }
 
     /**
@@ -87,33 +87,6 @@ public class RowKernel {
     protected float dot(MemorySegment w, long p, int n, float[] xs, int xOff, float[] scratch) {
         decode(w, p, n, scratch, SCRATCH_LANES);
         return dotDecoded(scratch, SCRATCH_LANES, xs, xOff, n, scratch);
-    }
-
-    /** Four rows (at {@code p + k * rowBytes}) against one x, writing {@code out[o + k]}: four canonical sums. */
-    protected void rows4(MemorySegment w, long p, long rowBytes, int n, float[] xs, int xOff, float[] out, int o,
-                         float[] scratch) {
-        int w0 = SCRATCH_LANES, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n;
-        decode(w, p, n, scratch, w0);
-        decode(w, p + rowBytes, n, scratch, w1);
-        decode(w, p + 2 * rowBytes, n, scratch, w2);
-        decode(w, p + 3 * rowBytes, n, scratch, w3);
-        FloatVector c0 = FloatVector.zero(FLOATS), c1 = c0, c2 = c0, c3 = c0;
-        int i = 0;
-        for (; i <= n - L; i += L) {
-            FloatVector x = FloatVector.fromArray(FLOATS, xs, xOff + i);
-            c0 = FloatVector.fromArray(FLOATS, scratch, w0 + i).fma(x, c0);
-            c1 = FloatVector.fromArray(FLOATS, scratch, w1 + i).fma(x, c1);
-            c2 = FloatVector.fromArray(FLOATS, scratch, w2 + i).fma(x, c2);
-            c3 = FloatVector.fromArray(FLOATS, scratch, w3 + i).fma(x, c3);
-        }
-        c0.intoArray(scratch, 0);
-        c1.intoArray(scratch, L);
-        c2.intoArray(scratch, 2 * L);
-        c3.intoArray(scratch, 3 * L);
-        out[o] = tail(scratch, w0, xs, xOff, i, n, sumLanes(scratch, 0));
-        out[o + 1] = tail(scratch, w1, xs, xOff, i, n, sumLanes(scratch, L));
-        out[o + 2] = tail(scratch, w2, xs, xOff, i, n, sumLanes(scratch, 2 * L));
-        out[o + 3] = tail(scratch, w3, xs, xOff, i, n, sumLanes(scratch, 3 * L));
     }
 
     /**
