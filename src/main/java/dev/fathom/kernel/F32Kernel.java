@@ -15,7 +15,7 @@ final class F32Kernel extends RowKernel {
     }
 
     @Override
-    protected void decode(MemorySegment w, long p, int n, float[] dst, int off) {
+    protected void decode(MemorySegment w, long p, int n, float[] dst, int off, float[] factors) {
         MemorySegment.copy(w, FLOAT, p, dst, off, n);
     }
 

@@ -39,7 +39,7 @@ final class F8Kernel extends RowKernel {
     }
 
     @Override
-    protected void decode(MemorySegment w, long p, int n, float[] dst, int off) {
+    protected void decode(MemorySegment w, long p, int n, float[] dst, int off, float[] factors) {
         int i = 0;
         for (; i <= n - L; i += L) widen(w, p + i).intoArray(dst, off + i);
         for (; i < n; i++) dst[off + i] = scalar(w, p + i);

@@ -80,13 +80,12 @@ final class IQ4_XSKernel extends RowKernel {
     }
 
     @Override
-    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off) {
-        float[] s = new float[16];
+    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off, float[] factors) {
         for (int b = 0; b < n / QK; b++) {
             long pb = p0 + (long) BYTES * b;
-            factors(w, pb, s, 0);
+            factors(w, pb, factors, 0);
             for (int ib = 0; ib < 8; ib++) {
-                for (int i = 0; i < 32; i += L) values(w, pb + QS + 16 * ib, i, s[ib]).intoArray(dst, off + QK * b + 32 * ib + i);
+                for (int i = 0; i < 32; i += L) values(w, pb + QS + 16 * ib, i, factors[ib]).intoArray(dst, off + QK * b + 32 * ib + i);
             }
         }
     }

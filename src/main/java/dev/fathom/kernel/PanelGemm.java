@@ -30,6 +30,8 @@ final class PanelGemm {
 
     private final float[] panel;
     private final float[] acc = new float[GROUP * X_BLOCK * L];
+    /** The decoders' per-block scale products. */
+    private final float[] factors = new float[RowKernel.SCRATCH_LANES];
 
     PanelGemm(int maxRowLength) {
         panel = new float[GROUP * maxRowLength];
@@ -41,7 +43,7 @@ final class PanelGemm {
         int nv = n - n % L; // the vector part of the canonical sum; the rest is its scalar tail
         for (int r0 = 0; r0 < rows; r0 += GROUP) {
             int g = Math.min(GROUP, rows - r0), padded = (g + 3) & ~3;
-            for (int r = 0; r < g; r++) k.decode(w, off + (r0 + r) * rowBytes, n, panel, r * n);
+            for (int r = 0; r < g; r++) k.decode(w, off + (r0 + r) * rowBytes, n, panel, r * n, factors);
             if (padded > g) Arrays.fill(panel, g * n, padded * n, 0f); // computed and dropped
             for (int t0 = 0; t0 < nx; t0 += X_BLOCK) {
                 int tb = Math.min(X_BLOCK, nx - t0), x0 = xOff + t0 * xStride;

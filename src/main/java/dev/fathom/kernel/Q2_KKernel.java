@@ -67,15 +67,14 @@ final class Q2_KKernel extends RowKernel {
     }
 
     @Override
-    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off) {
-        float[] s = new float[32];
+    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off, float[] factors) {
         for (int b = 0; b < n / QK; b++) {
             long pb = p0 + (long) BYTES * b;
-            factors(w, pb, s, 0);
+            factors(w, pb, factors, 0);
             for (int h = 0; h < 2; h++) {
                 for (int k = 0; k < 4; k++) {
                     for (int e = 0; e < 32; e += L) {
-                        v(q(w, pb + QS + 32 * h + e), 3 << 2 * k, s, 8 * h + 2 * k + (e >> 4)).intoArray(dst, off + QK * b + 128 * h + 32 * k + e);
+                        v(q(w, pb + QS + 32 * h + e), 3 << 2 * k, factors, 8 * h + 2 * k + (e >> 4)).intoArray(dst, off + QK * b + 128 * h + 32 * k + e);
                     }
                 }
             }

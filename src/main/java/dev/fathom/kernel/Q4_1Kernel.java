@@ -48,7 +48,7 @@ final class Q4_1Kernel extends RowKernel {
     }
 
     @Override
-    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off) {
+    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off, float[] factors) {
         for (int b = 0; b < n / QK; b++) {
             long pb = p0 + (long) BYTES * b;
             int o = off + QK * b;

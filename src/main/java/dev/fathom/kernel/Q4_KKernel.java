@@ -24,8 +24,6 @@ final class Q4_KKernel extends RowKernel {
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L));
     private static final VectorSpecies<Integer> I = FLOATS.withLanes(int.class).check(int.class);
     private static final int QK = 256, BYTES = 144, QS = 16;
-    /** Scratch floats of one row's scales: d * scale[0..8) then dmin * min[0..8). */
-    private static final int S = 16;
 
     Q4_KKernel() {
         super(TensorType.Q4_K.format());
@@ -64,13 +62,12 @@ final class Q4_KKernel extends RowKernel {
     }
 
     @Override
-    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off) {
-        float[] sc = new float[S];
+    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off, float[] factors) {
         for (int b = 0; b < n / QK; b++) {
             long pb = p0 + (long) BYTES * b;
-            scales(w, pb, sc, 0);
+            scales(w, pb, factors, 0);
             for (int s = 0; s < 8; s++) {
-                for (int k = 0; k < 32; k += L) values(w, pb, s, k, sc[s], sc[8 + s]).intoArray(dst, off + QK * b + 32 * s + k);
+                for (int k = 0; k < 32; k += L) values(w, pb, s, k, factors[s], factors[8 + s]).intoArray(dst, off + QK * b + 32 * s + k);
             }
         }
     }

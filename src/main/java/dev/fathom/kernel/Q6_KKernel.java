@@ -50,7 +50,7 @@ final class Q6_KKernel extends RowKernel {
     }
 
     @Override
-    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off) {
+    protected void decode(MemorySegment w, long p0, int n, float[] dst, int off, float[] factors) {
         for (int b = 0; b < n / QK; b++) {
             long pb = p0 + (long) BYTES * b;
             float d = Float.float16ToFloat(w.get(SHORT, pb + D));

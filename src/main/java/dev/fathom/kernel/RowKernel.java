@@ -62,8 +62,10 @@ public class RowKernel {
     /**
      * Writes the exact values of the row of {@code n} values at byte {@code p} of {@code w} into
      * {@code dst[off .. off + n)}; fused kernels override it with a vector decoder giving the same bits.
+     * {@code factors[0 .. SCRATCH_LANES)} is scratch for a block's scale products (no array per row: escape analysis
+     * does not remove one here, and the panel GEMM decodes a row per weight row of every chunk).
      */
-    protected void decode(MemorySegment w, long p, int n, float[] dst, int off) {
+    protected void decode(MemorySegment w, long p, int n, float[] dst, int off, float[] factors) {
         format.dequantize(w, p, dst, off, n);
     }
 
@@ -85,7 +87,7 @@ public class RowKernel {
      * inlined whole (a loop over many rows would only get on-stack replacement).
      */
     protected float dot(MemorySegment w, long p, int n, float[] xs, int xOff, float[] scratch) {
-        decode(w, p, n, scratch, SCRATCH_LANES);
+        decode(w, p, n, scratch, SCRATCH_LANES, scratch); // the factors use lanes[0 ..] before the sum does
         return dotDecoded(scratch, SCRATCH_LANES, xs, xOff, n, scratch);
     }
 

@@ -10,6 +10,7 @@ public final class RowKernels {
     private static final RowKernel[] BY_TYPE = new RowKernel[TensorType.values().length];
 
     static {
+        InliningDirective.install(); // before any kernel runs, so that no kernel is compiled without it
         if (RowKernel.FUSED) {
             for (RowKernel k : new RowKernel[] {
                     new F32Kernel(),

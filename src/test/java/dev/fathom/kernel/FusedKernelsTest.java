@@ -60,8 +60,8 @@ class FusedKernelsTest {
                 for (int r = 0; r < rows; r++) {
                     long p = r * rowBytes;
                     float[] a = new float[n + 5], b = new float[n + 5];
-                    fused.decode(data, p, n, a, 5);
-                    plain.decode(data, p, n, b, 5);
+                    fused.decode(data, p, n, a, 5, scratchA);
+                    plain.decode(data, p, n, b, 5, scratchB);
                     assertArrayEquals(b, a, type + " n=" + n + " row " + r + ": vector decode");
                     assertEquals(plain.dot(data, p, n, xs, xOff, scratchB), fused.dot(data, p, n, xs, xOff, scratchA),
                             type + " n=" + n + " row " + r + ": one-row sum");
