@@ -21,7 +21,7 @@ import java.util.logging.Logger;
 final class InliningDirective {
     private static final Logger LOG = Logger.getLogger(InliningDirective.class.getName());
     private static final String PACKAGE = InliningDirective.class.getPackageName().replace('.', '/');
-    static final String JSON = "[{match: \"" + PACKAGE + "/*.*\", c2: {Enable: true, inline: \"+" + PACKAGE + "/*.*\"}}]";
+    private static final String JSON = "[{match: \"" + PACKAGE + "/*.*\", c2: {Enable: true, inline: \"+" + PACKAGE + "/*.*\"}}]";
 
     private static boolean installed;
 
